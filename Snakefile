@@ -1,0 +1,24 @@
+# sysaware: systematic-aware neural summaries, from events to profile-likelihood fits.
+#   snakemake --cores 2                                   default analysis (config/config.yaml)
+#   snakemake --cores 2 --configfile config/<name>.yaml   another analysis
+#   snakemake --cores 2 <target>                          one figure or table
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+# stops before any job, naming the offending key; fills in the schema's defaults
+validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/benchmark.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,27 @@
+"""sqrt(var s) per benchmark column for one trained model, on the test events."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from sysaware.benchmark.pipeline import COLUMNS, evaluate, finite_or_raise
+from sysaware.cli_util import load_run_config, setup
+from sysaware.io import write_json
+from sysaware.train.networks import load_model
+
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("--config", required=True)
+ap.add_argument("--data", required=True)
+ap.add_argument("--model", required=True)
+ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--out", required=True)
+a = ap.parse_args()
+log = setup(a.threads)
+with np.load(a.data) as f:
+    data = {k: f[k] for k in ("xs_test", "xb_test")}
+net, meta = load_model(a.model)
+cols = finite_or_raise(evaluate(load_run_config(a.config), net, data), a.model)
+write_json(a.out, {"method": meta["method"], "repeat": meta["repeat"], "columns": COLUMNS, "sqrt_var_s": cols})
+log.info("%s repeat %d: %s", meta["method"], meta["repeat"], cols)

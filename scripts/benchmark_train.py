@@ -1,0 +1,35 @@
+"""Train one model (bce or inferno_bm<k>) of the INFERNO benchmark."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from sysaware.benchmark.pipeline import train
+from sysaware.cli_util import load_run_config, setup
+from sysaware.io import write_json
+from sysaware.train.networks import save_model
+
+ap = argparse.ArgumentParser(description=__doc__)
+ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+ap.add_argument("--data", required=True, help="events .npz (rule benchmark_data)")
+ap.add_argument("--method", required=True, help="bce or inferno_bm0..inferno_bm4")
+ap.add_argument("--repeat", type=int, default=0, help="index of the repeated training")
+ap.add_argument("--threads", type=int, default=1)
+ap.add_argument("--out", required=True, help="model file (.pt, state dict + metadata)")
+ap.add_argument("--history", required=True, help="loss history JSON")
+a = ap.parse_args()
+log = setup(a.threads)
+with np.load(a.data) as f:
+    data = {k: f[k] for k in f.files}
+
+
+def progress(epoch: int, train_loss: float, valid_loss: float) -> None:
+    log.info("%s repeat %d epoch %d: train %.5g valid %.5g", a.method, a.repeat, epoch, train_loss, valid_loss)
+
+
+net, meta, hist = train(load_run_config(a.config), a.method, a.repeat, data, progress)
+save_model(net, a.out, meta)
+write_json(a.history, {"train": hist.train, "valid": hist.valid, "best_epoch": hist.best_epoch})
+log.info("best epoch %d, validation loss %.5g", hist.best_epoch, hist.best_valid)

@@ -1,0 +1,76 @@
+"""sqrt(var s) of a trained summary on a large test sample, per benchmark column.
+
+The network's hard summary (argmax bin for softmax networks, fixed bins of the
+sigmoid output for BCE) is histogrammed on independent test events.  The Asimov
+Hessian of the binned Poisson likelihood in theta = (s, r, lam, b) is
+I = J^T diag(1/nu) J with J = d nu / d theta; the r and lam columns come from
+central differences of the histograms of the *same* background events moved by
++-step with :func:`~sysaware.benchmark.mixture.shift_background` (common random
+numbers, so the difference is smooth).  Each benchmark then fixes, profiles or
+constrains the nuisances as in :func:`~sysaware.benchmark.analytic.sqrt_var_s`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .analytic import sqrt_var_s
+from .losses import NOMINAL
+from .mixture import shift_background
+
+DEFAULT_STEPS = {"r": 0.05, "lam": 0.05}
+
+
+def hard_bins(net: nn.Module, x: torch.Tensor, n_bins: int, batch: int = 200_000) -> np.ndarray:
+    """Bin index per event: argmax for multi-output nets, equal-width bins of sigmoid for one output."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, x.shape[0], batch):
+            o = net(x[i : i + batch])
+            if o.shape[1] == 1:
+                p = torch.sigmoid(o[:, 0])
+                out.append(torch.clamp((p * n_bins).long(), max=n_bins - 1))
+            else:
+                out.append(o.argmax(dim=1))
+    return torch.cat(out).numpy()
+
+
+def binned_fisher(
+    net: nn.Module,
+    xs: torch.Tensor,
+    xb: torch.Tensor,
+    n_bins: int,
+    steps: dict[str, float] = DEFAULT_STEPS,
+) -> np.ndarray:
+    """4x4 Asimov Fisher information in (s, r, lam, b) of the hard-binned summary."""
+
+    def shape(x: torch.Tensor) -> np.ndarray:
+        return np.bincount(hard_bins(net, x, n_bins), minlength=n_bins) / x.shape[0]
+
+    hs, hb = shape(xs), shape(xb)
+    s, b = NOMINAL["s"], NOMINAL["b"]
+    cols = [hs]
+    for p in ("r", "lam"):
+        d = steps[p]
+        hi = {"r": NOMINAL["r"], "lam": NOMINAL["lam"]}
+        lo = dict(hi)
+        hi[p] += d
+        lo[p] -= d
+        up = shape(shift_background(xb, hi["r"], hi["lam"]))
+        dn = shape(shift_background(xb, lo["r"], lo["lam"]))
+        cols.append(b * (up - dn) / (2 * d))
+    cols.append(hb)
+    jac = np.stack(cols, axis=1)
+    nu = s * hs + b * hb
+    keep = nu > 0
+    return (jac[keep] / nu[keep, None]).T @ jac[keep]
+
+
+def evaluate_columns(
+    net: nn.Module, xs: torch.Tensor, xb: torch.Tensor, n_bins: int
+) -> list[float]:
+    """sqrt(var s) for benchmark columns bm0..bm4."""
+    info = binned_fisher(net, xs, xb, n_bins)
+    return [sqrt_var_s(info, k) for k in range(5)]

@@ -1,0 +1,151 @@
+"""BCE and INFERNO losses on the synthetic mixture.
+
+INFERNO's loss is var(s) = (H^-1)_ss of the Asimov NLL built from soft histograms of the
+network output.  The nuisances r and lam enter in one of two ways (``nuisance_mode``):
+
+``exact``
+    r and lam are parameters of the likelihood; background events generated at the
+    nominal point are moved to (r, lam) by :func:`~sysaware.benchmark.mixture.shift_background`
+    inside the function that torch.func differentiates, so the Hessian sees the true
+    dependence of the summary on (r, lam).
+``interp``
+    the HistFactory model of :func:`benchmark_spec` (the same model the final pyhf fit
+    uses): up/down templates at r = +-0.4 and lam = 3 +- 1 (alpha = (p - p0) / sigma), code4p
+    interpolation, Gaussian constraints as the benchmark says.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from scipy.optimize import brentq
+from torch import Tensor, nn
+
+from ..stats import ModelSpec, Templates, TorchModel
+from ..stats.interpolation import code4_coefficients
+from ..summaries import softmax_histogram
+from .analytic import BENCHMARKS, PARAMS
+from .mixture import shift_background
+
+NOMINAL = {"s": 50.0, "r": 0.0, "lam": 3.0, "b": 1000.0}
+# template variations used by the HistFactory (interp) model: one sigma of bm3/bm4
+VARIATION = {"r": 0.4, "lam": 1.0}
+B_SIGMA = 100.0
+NUISANCE_MODES = ("exact", "interp")
+
+
+def bce_loss(net: nn.Module, x: Tensor, y: Tensor, w: Tensor | None = None) -> Tensor:
+    """Weighted binary cross-entropy on a single-logit network."""
+    logits = net(x).squeeze(-1)
+    return nn.functional.binary_cross_entropy_with_logits(logits, y, weight=w)
+
+
+def gaussian_normsys(rel_sigma: float) -> tuple[float, float]:
+    """Symmetric (lo, hi) whose code4 normsys has slope ``rel_sigma`` at alpha = 0.
+
+    With a N(0, 1) constraint on alpha this is a Gaussian constraint of relative width
+    ``rel_sigma`` on the normalisation, to first order (what the Asimov Fisher sees).
+    """
+
+    def slope(d: float) -> float:
+        lo, hi = torch.tensor(1 - d, dtype=torch.float64), torch.tensor(1 + d, dtype=torch.float64)
+        return float(code4_coefficients(lo, hi)[0]) - rel_sigma
+
+    d = brentq(slope, 0.5 * rel_sigma, min(2 * rel_sigma, 0.99), xtol=1e-15)
+    return 1 - d, 1 + d
+
+
+@lru_cache(maxsize=None)
+def benchmark_spec(benchmark: int) -> ModelSpec:
+    """HistFactory model of benchmark 0..4: POI mu on signal, r/lam histosys, b normsys."""
+    bm = BENCHMARKS[benchmark]
+    mods: list[dict] = [
+        {"name": "mu", "type": "normfactor", "samples": ["sig"], "bounds": [0.0, 10.0]}
+    ]
+    for p in ("r", "lam"):
+        mods.append(
+            {
+                "name": p,
+                "type": "histosys",
+                "samples": ["bkg"],
+                "fixed": p not in bm.free,
+                "constrained": bm.sigma.get(p) is not None or p not in bm.free,
+            }
+        )
+    if "b" in bm.free:
+        lo, hi = gaussian_normsys(B_SIGMA / NOMINAL["b"])
+        mods.append({"name": "b", "type": "normsys", "samples": {"bkg": {"lo": lo, "hi": hi}}})
+    return ModelSpec.from_config(
+        {"poi": "mu", "samples": [{"name": "sig"}, {"name": "bkg"}], "modifiers": mods}
+    )
+
+
+def _shape(net: nn.Module, x: Tensor, temperature: float) -> Tensor:
+    """Normalised soft histogram (sums to one) of ``x`` through ``net``, float64."""
+    return softmax_histogram(net(x), None, temperature).double() / x.shape[0]
+
+
+def inferno_loss_interp(
+    net: nn.Module, xs: Tensor, xb: Tensor, benchmark: int, temperature: float
+) -> Tensor:
+    """var(s) from the HistFactory model with interpolated r/lam templates."""
+    spec = benchmark_spec(benchmark)
+    up, down = {}, {}
+    for p in ("r", "lam"):
+        for side, sign, store in (("up", 1.0, up), ("down", -1.0, down)):
+            point = {"r": NOMINAL["r"], "lam": NOMINAL["lam"]}
+            point[p] += sign * VARIATION[p]
+            shifted = shift_background(xb, point["r"], point["lam"])
+            store[p] = {"bkg": NOMINAL["b"] * _shape(net, shifted, temperature)}
+    tpl = Templates(
+        nominal={
+            "sig": NOMINAL["s"] * _shape(net, xs, temperature),
+            "bkg": NOMINAL["b"] * _shape(net, xb, temperature),
+        },
+        up=up,
+        down=down,
+    )
+    model = TorchModel(spec, tpl.check(spec))
+    return NOMINAL["s"] ** 2 * model.poi_variance(tpl)
+
+
+def inferno_loss_exact(
+    net: nn.Module, xs: Tensor, xb: Tensor, benchmark: int, temperature: float
+) -> Tensor:
+    """var(s) with r and lam applied to the background inputs inside the likelihood."""
+    bm = BENCHMARKS[benchmark]
+    hs = _shape(net, xs, temperature)
+    theta0 = torch.tensor([NOMINAL[p] for p in PARAMS], dtype=torch.float64)
+
+    def expected(theta: Tensor) -> Tensor:
+        s, r, lam, b = theta
+        hb = _shape(net, shift_background(xb, r.float(), lam.float()), temperature)
+        return s * hs + b * hb
+
+    asimov = expected(theta0)
+    idx = [0] + [PARAMS.index(p) for p in bm.free]
+
+    def nll(sub: Tensor) -> Tensor:
+        theta = theta0.index_put((torch.tensor(idx),), sub)
+        lam_ = expected(theta)
+        out = (lam_ - torch.xlogy(asimov, lam_)).sum()
+        for i, p in enumerate(bm.free, start=1):
+            sig = bm.sigma.get(p)
+            if sig is not None:
+                out = out + 0.5 * ((sub[i] - NOMINAL[p]) / sig) ** 2
+        return out
+
+    hess = torch.func.hessian(nll)(theta0[idx])
+    return torch.linalg.inv(hess)[0, 0]
+
+
+def inferno_loss(
+    net: nn.Module, xs: Tensor, xb: Tensor, benchmark: int, temperature: float, mode: str
+) -> Tensor:
+    """INFERNO loss var(s) for ``mode`` in ``exact`` / ``interp``."""
+    if mode == "exact":
+        return inferno_loss_exact(net, xs, xb, benchmark, temperature)
+    if mode == "interp":
+        return inferno_loss_interp(net, xs, xb, benchmark, temperature)
+    raise ValueError(f"nuisance_mode {mode!r} not in {NUISANCE_MODES}")

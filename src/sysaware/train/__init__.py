@@ -1,0 +1,1 @@
+"""Network definitions and the common training loop shared by every method."""

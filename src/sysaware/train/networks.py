@@ -1,0 +1,66 @@
+"""Networks used as summary statistics: standardised inputs, an MLP, logits out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
+
+
+class Standardize(nn.Module):
+    """Fixed affine input scaling (x - mean) / std, stored with the model."""
+
+    def __init__(self, mean: Tensor, std: Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.clone().float())
+        self.register_buffer("std", torch.where(std > 0, std, torch.ones_like(std)).clone().float())
+
+    def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        return (x - self.mean) / self.std
+
+
+def make_mlp(
+    n_inputs: int,
+    n_outputs: int,
+    hidden: Sequence[int] = (100, 100),
+    activation: str = "relu",
+    mean: Tensor | None = None,
+    std: Tensor | None = None,
+) -> nn.Sequential:
+    """MLP with standardised inputs; ``n_outputs`` logits (1 for BCE, n_bins for INFERNO)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation {activation!r} not in {sorted(ACTIVATIONS)}")
+    layers: list[nn.Module] = [
+        Standardize(
+            torch.zeros(n_inputs) if mean is None else mean,
+            torch.ones(n_inputs) if std is None else std,
+        )
+    ]
+    width = n_inputs
+    for h in hidden:
+        layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+        width = h
+    layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+def save_model(net: nn.Sequential, path: str, meta: dict) -> None:
+    """Save weights and the architecture description atomically (tmp file + rename)."""
+    import os
+
+    tmp = f"{path}.tmp"
+    torch.save({"state_dict": net.state_dict(), "meta": meta}, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path: str) -> tuple[nn.Sequential, dict]:
+    """Load a model saved by :func:`save_model` with ``weights_only=True`` (no pickled code)."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    meta = blob["meta"]
+    net = make_mlp(meta["n_inputs"], meta["n_outputs"], meta["hidden"], meta["activation"])
+    net.load_state_dict(blob["state_dict"])
+    net.eval()
+    return net, meta

@@ -1,0 +1,133 @@
+"""INFERNO benchmark stages: loss against pyhf, training lowers the loss, table writer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from modelgen import PyhfView, fd_hessian
+
+from sysaware.benchmark import pipeline as P
+from sysaware.benchmark.losses import benchmark_spec, inferno_loss
+from sysaware.benchmark.mixture import sample_background, sample_signal
+from sysaware.stats import Templates, TorchModel
+from sysaware.train.networks import load_model, make_mlp, save_model
+
+CFG = {
+    "seed": 3,
+    "benchmark": {"signal_mean": [0.0, 0.0], "n_train": 4000, "n_valid": 2000, "n_test": 20000, "n_repeats": 1},
+    "training": {"hidden": [32, 32], "activation": "relu", "n_bins": 6, "temperature": 0.1, "optimizer": "adam",
+                 "lr": 1e-3, "batch_size": 1000, "epochs": 4, "patience": 4},
+    "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [4], "nuisance_mode": "exact"}},
+}
+
+
+def _events(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    return (torch.tensor(sample_signal(n, rng), dtype=torch.float32),
+            torch.tensor(sample_background(n, rng), dtype=torch.float32))
+
+
+@pytest.mark.parametrize("benchmark", [3, 4])
+def test_inferno_interp_loss_equals_pyhf_inverse_hessian(benchmark):
+    """The interp loss is 50^2 (H^-1)_mumu of pyhf's NLL at the Asimov point (finite differences)."""
+    torch.manual_seed(0)
+    net = make_mlp(3, 5, (16,))
+    xs, xb = _events()
+    temperature = 0.3
+    with torch.no_grad():
+        loss = inferno_loss(net, xs, xb, benchmark, temperature, "interp").item()
+        # rebuild the same soft templates by hand and hand them to pyhf
+        from sysaware.benchmark.losses import NOMINAL, VARIATION, _shape
+        from sysaware.benchmark.mixture import shift_background
+
+        up = {p: {"bkg": 1000 * _shape(net, shift_background(xb, *(
+            (VARIATION["r"], 3.0) if p == "r" else (0.0, 3.0 + VARIATION["lam"]))), temperature).numpy()} for p in ("r", "lam")}
+        down = {p: {"bkg": 1000 * _shape(net, shift_background(xb, *(
+            (-VARIATION["r"], 3.0) if p == "r" else (0.0, 3.0 - VARIATION["lam"]))), temperature).numpy()} for p in ("r", "lam")}
+        tpl = Templates(nominal={"sig": 50 * _shape(net, xs, temperature).numpy(),
+                                 "bkg": 1000 * _shape(net, xb, temperature).numpy()}, up=up, down=down)
+    spec = benchmark_spec(benchmark)
+    view = PyhfView(TorchModel(spec, 5), tpl)
+    init = view.torch_model.init().numpy()
+    asimov = view.model.expected_actualdata(view.to_pyhf(init))
+    hess = fd_hessian(lambda p: view.nll(p, asimov), init)
+    ref = NOMINAL["s"] ** 2 * np.linalg.inv(hess)[0, 0]
+    assert loss == pytest.approx(ref, rel=1e-6)
+
+
+def test_bm4_normsys_is_a_100_event_gaussian_to_first_order():
+    spec = benchmark_spec(4)
+    (b,) = [m for m in spec.modifiers if m.name == "b"]
+    lo, hi = b.lohi["bkg"]
+    from sysaware.stats.interpolation import normsys_factor
+
+    a = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    f = normsys_factor(a, torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64))
+    (slope,) = torch.autograd.grad(f, a)
+    assert 1000 * slope.item() == pytest.approx(100.0, rel=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["exact", "interp"])
+def test_exact_and_interp_losses_agree_on_smooth_summaries(mode):
+    """At high temperature the summary is smooth in (r, lam): both nuisance treatments give similar var(s)."""
+    torch.manual_seed(1)
+    net = make_mlp(3, 4, (16,))
+    xs, xb = _events(20000, 1)
+    with torch.no_grad():
+        exact = inferno_loss(net, xs, xb, 3, 1.0, "exact").item()
+        other = inferno_loss(net, xs, xb, 3, 1.0, mode).item()
+    assert other == pytest.approx(exact, rel=0.05)
+
+
+@pytest.mark.parametrize("method", ["bce", "inferno_bm4"])
+def test_short_training_lowers_the_loss(method):
+    data = P.make_data(CFG)
+    net, meta, hist = P.train(CFG, method, 0, data)
+    assert hist.valid[hist.best_epoch] < hist.valid[0]
+    assert meta["best_epoch"] == hist.best_epoch
+
+
+def test_training_is_deterministic(tmp_path):
+    data = P.make_data(CFG)
+    a, _, ha = P.train(CFG, "bce", 0, data)
+    b, _, hb = P.train(CFG, "bce", 0, data)
+    assert ha.valid == hb.valid
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_model_round_trip_weights_only(tmp_path):
+    net = make_mlp(3, 4, (8,), mean=torch.ones(3), std=2 * torch.ones(3))
+    meta = {"n_inputs": 3, "n_outputs": 4, "hidden": [8], "activation": "relu"}
+    save_model(net, str(tmp_path / "m.pt"), meta)
+    back, meta2 = load_model(str(tmp_path / "m.pt"))
+    x = torch.randn(10, 3)
+    assert torch.equal(net(x), back(x)) and meta2 == meta
+
+
+def test_binned_evaluation_never_beats_analytic():
+    data = P.make_data(CFG)
+    net, _, _ = P.train(CFG, "inferno_bm4", 0, data)
+    cols = P.evaluate(CFG, net, data)
+    from sysaware.benchmark.analytic import analytic_table
+
+    assert all(c >= a for c, a in zip(cols, analytic_table()))
+
+
+def test_table_writer_on_tiny_run(shared_reference, tmp_path):
+    reference = json.loads((shared_reference / "inferno_paper_table.json").read_text())
+    results = {"bce": [[15.0, 19.0, 24.0, 21.0, 26.0], [16.0, 20.0, 25.0, 22.0, 27.0]],
+               "inferno_bm4": [[16.0, 17.0, 17.0, 17.0, 19.0]]}
+    table = P.paper_table(CFG, results, reference)
+    assert table["bce"] == pytest.approx([15.5, 19.5, 24.5, 21.5, 26.5])
+    assert table["inferno_best"]["trained_under"] == "bm4"
+    assert table["n_trainings"] == {"bce": 2, "inferno_bm4": 1}
+    assert table["paper"]["analytic"] == reference["sqrt_variance_of_s"]["Analytical likelihood"]
+    assert table["spread"]["bce"]["p16"][0] < 15.5 < table["spread"]["bce"]["p84"][0]
+    md = P.table_markdown(table)
+    assert "| INFERNO bm4, paper | 15.71 | 16.89 | 16.95 | 16.88 | 18.68 |" in md
+    P.plot_table(table, str(tmp_path / "t.png"))
+    assert (tmp_path / "t.png").stat().st_size > 10_000

@@ -1,0 +1,45 @@
+"""The whole default workflow, through Snakemake, on a tiny configuration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+TINY = {
+    "analysis": "inferno_benchmark",
+    "seed": 7,
+    "threads": 1,
+    "benchmark": {"n_train": 2000, "n_valid": 1000, "n_test": 20000, "n_repeats": 2},
+    "training": {"hidden": [16], "batch_size": 500, "epochs": 3, "patience": 3},
+    "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [3], "nuisance_mode": "interp"}},
+}
+
+
+@pytest.mark.workflow
+def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
+    cfg = TINY | {"results_dir": str(tmp_path / "results"), "reference_dir": str(shared_reference)}
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(cfg_path)],
+        cwd=repo, capture_output=True, text=True, timeout=900,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    out = tmp_path / "results" / "inferno_benchmark"
+    table = json.loads((out / "paper_table.json").read_text())
+    assert table["columns"] == ["bm0", "bm1", "bm2", "bm3", "bm4"]
+    assert table["n_trainings"] == {"bce": 2, "inferno_bm3": 2}
+    # a binned summary never beats the unbinned analytic likelihood
+    for row in (table["bce"], table["inferno_trained_under"]["bm3"]):
+        assert all(ours >= an * 0.999 for ours, an in zip(row, table["analytic"]))
+    assert (out / "paper_table.png").stat().st_size > 10_000
+    assert "INFERNO bm3" in (out / "paper_table.md").read_text()
+    run = json.loads((out / "config.json").read_text())
+    assert run["versions"]["torch"].startswith("2.")
+    assert run["git_commit"]
+    for rule in ("benchmark_data", "paper_table"):
+        assert (out / "benchmarks" / f"{rule}.tsv").exists()

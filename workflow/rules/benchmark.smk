@@ -1,0 +1,122 @@
+# The INFERNO paper's synthetic benchmark: data -> BCE / INFERNO trainings -> evaluation -> table.
+
+
+rule run_config:
+    output:
+        f"{RESULTS}/config.json",
+    params:
+        config=config,
+    log:
+        f"{LOGS}/run_config.log",
+    benchmark:
+        f"{BENCH}/run_config.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    script:
+        "../../scripts/run_config.py"
+
+
+rule benchmark_data:
+    input:
+        config=rules.run_config.output[0],
+    output:
+        f"{RESULTS}/data/mixture.npz",
+    params:
+        script=f"{SCRIPTS}/benchmark_data.py",
+    log:
+        f"{LOGS}/benchmark_data.log",
+    benchmark:
+        f"{BENCH}/benchmark_data.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --out {output} 2> {log}"
+
+
+rule benchmark_train:
+    input:
+        config=rules.run_config.output[0],
+        data=rules.benchmark_data.output[0],
+    output:
+        model=f"{RESULTS}/models/{{method}}/repeat{{repeat}}.pt",
+        history=f"{RESULTS}/models/{{method}}/repeat{{repeat}}.history.json",
+    wildcard_constraints:
+        method=r"bce|inferno_bm[0-4]",
+        repeat=r"\d+",
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=0,
+    params:
+        script=f"{SCRIPTS}/benchmark_train.py",
+    log:
+        f"{LOGS}/train/{{method}}_repeat{{repeat}}.log",
+    benchmark:
+        f"{BENCH}/train/{{method}}_repeat{{repeat}}.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --data {input.data}"
+        " --method {wildcards.method} --repeat {wildcards.repeat} --threads {threads}"
+        " --out {output.model} --history {output.history} 2> {log}"
+
+
+rule benchmark_evaluate:
+    input:
+        config=rules.run_config.output[0],
+        data=rules.benchmark_data.output[0],
+        model=rules.benchmark_train.output.model,
+    output:
+        f"{RESULTS}/eval/{{method}}/repeat{{repeat}}.json",
+    wildcard_constraints:
+        method=r"bce|inferno_bm[0-4]",
+        repeat=r"\d+",
+    threads: config["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    params:
+        script=f"{SCRIPTS}/benchmark_evaluate.py",
+    log:
+        f"{LOGS}/eval/{{method}}_repeat{{repeat}}.log",
+    benchmark:
+        f"{BENCH}/eval/{{method}}_repeat{{repeat}}.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --data {input.data}"
+        " --model {input.model} --threads {threads} --out {output} 2> {log}"
+
+
+rule benchmark_paper_table:
+    input:
+        config=rules.run_config.output[0],
+        reference=f"{config['reference_dir']}/inferno_paper_table.json",
+        evals=benchmark_evaluations,
+    output:
+        json=report(
+            f"{RESULTS}/paper_table.json",
+            category="inferno_benchmark",
+            caption="../report/paper_table.rst",
+        ),
+        md=f"{RESULTS}/paper_table.md",
+        png=report(
+            f"{RESULTS}/paper_table.png",
+            category="inferno_benchmark",
+            caption="../report/paper_table.rst",
+        ),
+    params:
+        script=f"{SCRIPTS}/benchmark_table.py",
+    log:
+        f"{LOGS}/paper_table.log",
+    benchmark:
+        f"{BENCH}/paper_table.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --reference {input.reference}"
+        " --evals {input.evals} --json {output.json} --md {output.md} --png {output.png} 2> {log}"
