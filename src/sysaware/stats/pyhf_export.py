@@ -9,7 +9,7 @@ import numpy as np
 import pyhf
 
 from .spec import ModelSpec, ModelSpecError, Templates
-from .torch_model import split_norm_and_shape
+from .torch_model import DEFAULT_INIT, split_norm_and_shape
 
 MEASUREMENT = "measurement"
 CABINETRY_CODES = ("code4", "code4p")  # (normsys, histosys) codes of cabinetry's models
@@ -162,7 +162,7 @@ def to_cabinetry_config(
         "VariationPath": "",
     }
     fixed = [
-        {"Name": m.name, "Value": float(m.init if m.init is not None else (1.0 if m.type == "normfactor" else 0.0))}
+        {"Name": m.name, "Value": float(DEFAULT_INIT[m.type] if m.init is None else m.init)}
         for m in spec.modifiers
         if m.fixed
     ]

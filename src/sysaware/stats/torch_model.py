@@ -26,7 +26,7 @@ from .spec import ModelSpec, Templates, names_of, parameter_layout
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 # pyhf's defaults for inits and bounds per modifier type
-_DEFAULT_INIT = {"normfactor": 1.0, "normsys": 0.0, "histosys": 0.0, "normplusshape": 0.0}
+DEFAULT_INIT = {"normfactor": 1.0, "normsys": 0.0, "histosys": 0.0, "normplusshape": 0.0}
 _DEFAULT_BOUNDS = {
     "normfactor": (0.0, 10.0),
     "normsys": (-5.0, 5.0),
@@ -80,7 +80,7 @@ class TorchModel:
         """Suggested initial values (pyhf defaults unless the spec sets them)."""
         vals: list[float] = []
         for mod in self.spec.modifiers:
-            vals.append(_DEFAULT_INIT[mod.type] if mod.init is None else float(mod.init))
+            vals.append(DEFAULT_INIT[mod.type] if mod.init is None else float(mod.init))
         if self.spec.staterror_samples:
             vals.extend([1.0] * self.nbins)
         return torch.tensor(vals, dtype=self.dtype)
