@@ -217,7 +217,8 @@ def plot_table(table: Mapping[str, Any], path: str) -> None:
         sp = table["spread"][f"inferno_{k}"]
         off = 0.05 + 0.1 * i
         ax.errorbar(x + off, sp["median"], yerr=[np.subtract(sp["median"], sp["p16"]), np.subtract(sp["p84"], sp["median"])], fmt="s", label=f"INFERNO {k} (ours)")
-        ax.plot(x + off, table["paper"]["inferno"][k], "x", color="grey")
+        ax.plot(x + off, table["paper"]["inferno"][k], "x", color="grey",
+                label=f"INFERNO {k} (paper)")
     ax.set_xticks(x, table["columns"])
     ax.set_ylabel(r"$\sqrt{\mathrm{var}(s)}$")
     ax.set_xlabel("benchmark")
