@@ -13,31 +13,23 @@ import time
 import numpy as np
 import torch
 
-from sysaware.benchmark.losses import inferno_loss
+from sysaware.benchmark.losses import NOMINAL, benchmark_spec, inferno_loss, interp_templates
 from sysaware.benchmark.mixture import sample_background, sample_signal
+from sysaware.stats import TorchModel
 from sysaware.train.networks import make_mlp
 
 
 def fisher_closed_form(net, xs, xb, temperature):
-    """var(s) for bm4 from J^T diag(1/nu) J with J by torch.func.jacfwd (same templates)."""
-    from sysaware.benchmark.losses import NOMINAL, _shape, benchmark_spec
-    from sysaware.benchmark.mixture import shift_background
-    from sysaware.stats import Templates, TorchModel
-
-    up, down = {}, {}
-    for p, d in (("r", 0.4), ("lam", 1.0)):
-        for sign, store in ((1, up), (-1, down)):
-            r, lam = (sign * d, 3.0) if p == "r" else (0.0, 3.0 + sign * d)
-            store[p] = {"bkg": NOMINAL["b"] * _shape(net, shift_background(xb, r, lam), temperature)}
-    tpl = Templates(nominal={"sig": 50 * _shape(net, xs, temperature), "bkg": 1000 * _shape(net, xb, temperature)}, up=up, down=down)
+    """var(s) for bm4 from J^T diag(1/nu) J plus the constraint terms, J by torch.func.jacfwd."""
+    tpl = interp_templates(net, xs, xb, temperature)
     spec = benchmark_spec(4)
     model = TorchModel(spec, tpl.check(spec))
     p0 = model.init()
     jac = torch.func.jacfwd(lambda p: model.expected(p, tpl))(p0)
     nu = model.expected(p0, tpl)
-    info = jac.T @ (jac / nu[:, None])
-    info = info + torch.diag(torch.tensor([0.0, 1.0, 1.0, 1.0], dtype=info.dtype))  # N(0,1) constraints
-    return 2500 * torch.linalg.inv(info)[0, 0]
+    constraint = -torch.func.hessian(lambda p: model.constraint_logpdf(p, tpl))(p0)
+    info = jac.T @ (jac / nu[:, None]) + constraint
+    return NOMINAL["s"] ** 2 * torch.linalg.inv(info)[model.poi_index, model.poi_index]
 
 
 def timed(fn, reps):

@@ -17,8 +17,7 @@ import torch
 from torch import nn
 
 from .analytic import sqrt_var_s
-from .losses import NOMINAL
-from .mixture import shift_background
+from .losses import NOMINAL, shift_nominal
 
 DEFAULT_STEPS = {"r": 0.05, "lam": 0.05}
 
@@ -54,12 +53,7 @@ def binned_fisher(
     cols = [hs]
     for p in ("r", "lam"):
         d = steps[p]
-        hi = {"r": NOMINAL["r"], "lam": NOMINAL["lam"]}
-        lo = dict(hi)
-        hi[p] += d
-        lo[p] -= d
-        up = shape(shift_background(xb, hi["r"], hi["lam"]))
-        dn = shape(shift_background(xb, lo["r"], lo["lam"]))
+        up, dn = shape(shift_nominal(xb, p, d)), shape(shift_nominal(xb, p, -d))
         cols.append(b * (up - dn) / (2 * d))
     cols.append(hb)
     jac = np.stack(cols, axis=1)

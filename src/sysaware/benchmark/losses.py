@@ -86,19 +86,23 @@ def _shape(net: nn.Module, x: Tensor, temperature: float) -> Tensor:
     return softmax_histogram(net(x), None, temperature).double() / x.shape[0]
 
 
-def inferno_loss_interp(
-    net: nn.Module, xs: Tensor, xb: Tensor, benchmark: int, temperature: float
-) -> Tensor:
-    """var(s) from the HistFactory model with interpolated r/lam templates."""
-    spec = benchmark_spec(benchmark)
+def shift_nominal(xb: Tensor, param: str, delta: float) -> Tensor:
+    """Nominal background events moved to ``param`` (``r`` or ``lam``) = nominal + ``delta``."""
+    point = {"r": NOMINAL["r"], "lam": NOMINAL["lam"]}
+    point[param] += delta
+    return shift_background(xb, point["r"], point["lam"])
+
+
+def interp_templates(
+    net: nn.Module, xs: Tensor, xb: Tensor, temperature: float
+) -> Templates[Tensor]:
+    """Soft-histogram templates of the HistFactory model: nominal, and r/lam at +-1 sigma."""
     up, down = {}, {}
     for p in ("r", "lam"):
-        for side, sign, store in (("up", 1.0, up), ("down", -1.0, down)):
-            point = {"r": NOMINAL["r"], "lam": NOMINAL["lam"]}
-            point[p] += sign * VARIATION[p]
-            shifted = shift_background(xb, point["r"], point["lam"])
+        for sign, store in ((1.0, up), (-1.0, down)):
+            shifted = shift_nominal(xb, p, sign * VARIATION[p])
             store[p] = {"bkg": NOMINAL["b"] * _shape(net, shifted, temperature)}
-    tpl = Templates(
+    return Templates(
         nominal={
             "sig": NOMINAL["s"] * _shape(net, xs, temperature),
             "bkg": NOMINAL["b"] * _shape(net, xb, temperature),
@@ -106,6 +110,14 @@ def inferno_loss_interp(
         up=up,
         down=down,
     )
+
+
+def inferno_loss_interp(
+    net: nn.Module, xs: Tensor, xb: Tensor, benchmark: int, temperature: float
+) -> Tensor:
+    """var(s) from the HistFactory model with interpolated r/lam templates."""
+    spec = benchmark_spec(benchmark)
+    tpl = interp_templates(net, xs, xb, temperature)
     model = TorchModel(spec, tpl.check(spec))
     return NOMINAL["s"] ** 2 * model.poi_variance(tpl)
 
