@@ -1,4 +1,4 @@
-"""sqrt(var s) per benchmark column for one trained model, on the test events."""
+"""sqrt(var s) per benchmark column for one trained model, on the test events, with its pyhf cross-check."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ log = setup(a.threads)
 with np.load(a.data) as f:
     data = {k: f[k] for k in ("xs_test", "xb_test")}
 net, meta = load_model(a.model)
-cols = finite_or_raise(evaluate(load_run_config(a.config), net, data), a.model)
-write_json(a.out, {"method": meta["method"], "repeat": meta["repeat"], "columns": COLUMNS, "sqrt_var_s": cols})
+res = evaluate(load_run_config(a.config), net, data)
+cols = finite_or_raise(res["sqrt_var_s"], a.model)
+finite_or_raise([p["hesse"] for p in res["pyhf"]], f"{a.model} (pyhf cross-check)")
+write_json(a.out, {"method": meta["method"], "repeat": meta["repeat"], "columns": COLUMNS, **res})
 log.info("%s repeat %d: %s", meta["method"], meta["repeat"], cols)
+log.info("pyhf HESSE: %s", [p["hesse"] for p in res["pyhf"]])

@@ -96,6 +96,7 @@ rule benchmark_paper_table:
     input:
         config=rules.run_config.output[0],
         reference=f"{config['reference_dir']}/inferno_paper_table.json",
+        data=rules.benchmark_data.output[0],
         evals=benchmark_evaluations,
     output:
         json=report(
@@ -119,4 +120,4 @@ rule benchmark_paper_table:
         "../../envs/sysaware.yaml"
     shell:
         "python {params.script} --config {input.config} --reference {input.reference}"
-        " --evals {input.evals} --json {output.json} --md {output.md} --png {output.png} 2> {log}"
+        " --data {input.data} --evals {input.evals} --json {output.json} --md {output.md} --png {output.png} 2> {log}"

@@ -36,14 +36,14 @@ def hard_bins(net: nn.Module, x: torch.Tensor, n_bins: int, batch: int = 200_000
     return torch.cat(out).numpy()
 
 
-def binned_fisher(
+def binned_jacobian(
     net: nn.Module,
     xs: torch.Tensor,
     xb: torch.Tensor,
     n_bins: int,
     steps: dict[str, float] = DEFAULT_STEPS,
-) -> np.ndarray:
-    """4x4 Asimov Fisher information in (s, r, lam, b) of the hard-binned summary."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected counts nu per bin and d nu / d(s, r, lam, b), shape (n_bins, 4), of the hard summary."""
 
     def shape(x: torch.Tensor) -> np.ndarray:
         return np.bincount(hard_bins(net, x, n_bins), minlength=n_bins) / x.shape[0]
@@ -56,8 +56,22 @@ def binned_fisher(
         up, dn = shape(shift_nominal(xb, p, d)), shape(shift_nominal(xb, p, -d))
         cols.append(b * (up - dn) / (2 * d))
     cols.append(hb)
-    jac = np.stack(cols, axis=1)
-    nu = s * hs + b * hb
+    return s * hs + b * hb, np.stack(cols, axis=1)
+
+
+def binned_fisher(
+    net: nn.Module,
+    xs: torch.Tensor,
+    xb: torch.Tensor,
+    n_bins: int,
+    steps: dict[str, float] = DEFAULT_STEPS,
+) -> np.ndarray:
+    """4x4 Asimov Fisher information in (s, r, lam, b) of the hard-binned summary (empty bins dropped)."""
+    return fisher_from_jacobian(*binned_jacobian(net, xs, xb, n_bins, steps))
+
+
+def fisher_from_jacobian(nu: np.ndarray, jac: np.ndarray) -> np.ndarray:
+    """J^T diag(1/nu) J over the bins with nu > 0."""
     keep = nu > 0
     return (jac[keep] / nu[keep, None]).T @ jac[keep]
 

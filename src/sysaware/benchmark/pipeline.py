@@ -17,11 +17,12 @@ from torch import nn
 
 from ..seeding import rng_for, torch_generator
 from ..train.loop import History, TrainSettings, fit
-from ..train.networks import make_mlp
-from .analytic import analytic_table
-from .evaluate import evaluate_columns
+from ..train.networks import make_mlp, resolve_device
+from .analytic import analytic_table, sqrt_var_s
+from .evaluate import binned_jacobian, fisher_from_jacobian
 from .losses import bce_loss, inferno_loss
 from .mixture import sample_background, sample_signal
+from .optimal import OptimalClassifier
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
@@ -55,8 +56,9 @@ def _batches(
     half = max(batch // 2, 1)
 
     def epoch(_: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        ps = torch.randperm(xs.shape[0], generator=gen)
-        pb = torch.randperm(xb.shape[0], generator=gen)
+        # permutations drawn on the CPU generator, so the batches do not depend on the device
+        ps = torch.randperm(xs.shape[0], generator=gen).to(xs.device)
+        pb = torch.randperm(xb.shape[0], generator=gen).to(xb.device)
         for i in range(0, min(len(ps), len(pb)) - half + 1, half):
             yield xs[ps[i : i + half]], xb[pb[i : i + half]]
 
@@ -73,18 +75,21 @@ def train(
     """Train one model; returns the network, its metadata and the loss history."""
     tcfg = cfg["training"]
     gen = torch_generator(cfg["seed"], "train", method, repeat)
-    xs, xb = torch.from_numpy(data["xs_train"]), torch.from_numpy(data["xb_train"])
-    vs, vb = torch.from_numpy(data["xs_valid"]), torch.from_numpy(data["xb_valid"])
+    device = resolve_device(tcfg.get("device", "auto"))
+    xs, xb = (torch.from_numpy(data[k]).to(device) for k in ("xs_train", "xb_train"))
+    vs, vb = (torch.from_numpy(data[k]).to(device) for k in ("xs_valid", "xb_valid"))
     both = torch.cat([xs, xb])
     is_bce = method == "bce"
     n_out = 1 if is_bce else int(tcfg["n_bins"])
-    net = make_mlp(3, n_out, tcfg["hidden"], tcfg["activation"], both.mean(0), both.std(0))
+    # initial weights drawn on the CPU (seeded), then moved: same start on every device
+    net = make_mlp(3, n_out, tcfg["hidden"], tcfg["activation"], both.mean(0).cpu(), both.std(0).cpu())
+    net.to(device)
     temperature = float(tcfg["temperature"])
     if is_bce:
 
         def loss_fn(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
             bs, bb = batch
-            y = torch.cat([torch.ones(len(bs)), torch.zeros(len(bb))])
+            y = torch.cat([torch.ones(len(bs), device=bs.device), torch.zeros(len(bb), device=bb.device)])
             return bce_loss(net, torch.cat([bs, bb]), y)
 
         def valid(net: nn.Module) -> float:
@@ -116,14 +121,40 @@ def train(
         "repeat": repeat,
         "best_epoch": hist.best_epoch,
         "best_valid_loss": hist.best_valid,
+        "device": str(device),
     }
     return net, meta, hist
 
 
-def evaluate(cfg: Mapping[str, Any], net: nn.Module, data: Mapping[str, np.ndarray]) -> list[float]:
-    """sqrt(var s) per benchmark column on the test split."""
+def evaluate(cfg: Mapping[str, Any], net: nn.Module, data: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """sqrt(var s) per benchmark column on the test split, and its pyhf/cabinetry cross-check.
+
+    ``sqrt_var_s``: from the binned Asimov Fisher information (the table's numbers);
+    ``pyhf``: per column the HESSE and MINOS results of a cabinetry fit of the same
+    templates (:mod:`~sysaware.benchmark.pyhf_check`).
+    """
+    from .pyhf_check import fit_sqrt_var_s  # cabinetry only where evaluating (not on GPU nodes)
+
     xs, xb = torch.from_numpy(data["xs_test"]), torch.from_numpy(data["xb_test"])
-    return evaluate_columns(net, xs, xb, int(cfg["training"]["n_bins"]))
+    n_bins = int(cfg["training"]["n_bins"])
+    nu, jac = binned_jacobian(net, xs, xb, n_bins)
+    info = fisher_from_jacobian(nu, jac)
+    return {
+        "sqrt_var_s": [sqrt_var_s(info, k) for k in range(len(COLUMNS))],
+        "pyhf": [fit_sqrt_var_s(nu, jac, k) for k in range(len(COLUMNS))],
+    }
+
+
+def optimal_classifier_row(cfg: Mapping[str, Any], data: Mapping[str, np.ndarray]) -> list[float]:
+    """sqrt(var s) per column of the exact density-ratio classifier, binned as BCE is."""
+    net = OptimalClassifier(tuple(cfg["benchmark"]["signal_mean"]))
+    return evaluate(cfg, net, data)["sqrt_var_s"]
+
+
+def crosscheck_summary(evals: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Largest relative difference pyhf HESSE / ours - 1 over all evaluations and columns."""
+    rel = [p["hesse"] / o - 1 for ev in evals for o, p in zip(ev["sqrt_var_s"], ev["pyhf"])]
+    return {"max_abs_rel_diff_hesse": max(abs(r) for r in rel), "n_fits": len(rel)}
 
 
 def _quantiles(rows: list[list[float]]) -> dict[str, list[float]]:
@@ -133,9 +164,18 @@ def _quantiles(rows: list[list[float]]) -> dict[str, list[float]]:
 
 
 def paper_table(
-    cfg: Mapping[str, Any], results: Mapping[str, list[list[float]]], reference: Mapping[str, Any]
+    cfg: Mapping[str, Any],
+    results: Mapping[str, list[list[float]]],
+    reference: Mapping[str, Any],
+    crosscheck: Mapping[str, Any] | None = None,
+    optimal: list[float] | None = None,
 ) -> dict[str, Any]:
-    """The paper-table JSON from ``results[method] = [columns per repeat]``."""
+    """The paper-table JSON from ``results[method] = [columns per repeat]``.
+
+    ``crosscheck`` (from :func:`crosscheck_summary`) is stored as ``pyhf_crosscheck``;
+    ``optimal`` (the Bayes-optimal classifier's row, :func:`optimal_classifier_row`) as
+    ``optimal_classifier``.
+    """
     paper = reference["sqrt_variance_of_s"]
     analytic = analytic_table(tuple(cfg["benchmark"]["signal_mean"]))
     spread = {m: _quantiles(rows) for m, rows in results.items()}
@@ -152,6 +192,7 @@ def paper_table(
             "nn": paper["NN classifier (cross-entropy)"],
             "inferno": {f"bm{k}": paper[f"INFERNO trained under bm{k}"] for k in range(5)},
             "analytic": paper["Analytical likelihood"],
+            "optimal_classifier": paper["Optimal classifier"],
         },
         "settings": {
             "n_train": cfg["benchmark"]["n_train"],
@@ -160,6 +201,10 @@ def paper_table(
             **{k: cfg["training"][k] for k in ("n_bins", "temperature", "epochs", "batch_size")},
         },
     }
+    if crosscheck is not None:
+        table["pyhf_crosscheck"] = dict(crosscheck)
+    if optimal is not None:
+        table["optimal_classifier"] = list(optimal)
     if inferno:
         best = min(inferno, key=lambda m: sum(inferno[m]))
         table["inferno_best"] = {"trained_under": best.removeprefix("inferno_"), "row": inferno[best]}
@@ -184,6 +229,8 @@ def table_markdown(table: Mapping[str, Any]) -> str:
     for k, vals in table["inferno_trained_under"].items():
         s += row(f"INFERNO {k} (ours, median)", vals)
         s += row(f"INFERNO {k}, paper", table["paper"]["inferno"][k])
+    s += row("optimal classifier (ours)", table.get("optimal_classifier"))
+    s += row("optimal classifier, paper", table["paper"]["optimal_classifier"])
     s += row("analytic (ours)", table["analytic"])
     s += row("analytic, paper", table["paper"]["analytic"])
     n = ", ".join(f"{m}: {c}" for m, c in table["n_trainings"].items())
@@ -209,6 +256,9 @@ def plot_table(table: Mapping[str, Any], path: str) -> None:
     x = np.arange(len(table["columns"]))
     ax.plot(x, table["analytic"], "k-", label="analytic likelihood (ours)")
     ax.plot(x, table["paper"]["analytic"], "k:", label="analytic (paper)")
+    if table.get("optimal_classifier") is not None:
+        ax.plot(x, table["optimal_classifier"], "--", color="tab:cyan", label="optimal classifier (ours)")
+        ax.plot(x, table["paper"]["optimal_classifier"], "+", color="tab:cyan", label="optimal classifier (paper)")
     if table["bce"] is not None:
         sp = table["spread"]["bce"]
         ax.errorbar(x - 0.1, sp["median"], yerr=[np.subtract(sp["median"], sp["p16"]), np.subtract(sp["p84"], sp["median"])], fmt="o", color="tab:blue", label="BCE (ours)")

@@ -76,26 +76,29 @@ def fit(
     best = math.inf
     for epoch in range(settings.epochs):
         net.train()
-        total, n = 0.0, 0
+        total: Tensor | float = 0.0
+        n = 0
         for batch in batches(epoch):
             opt.zero_grad()
             loss = loss_fn(net, batch)
-            if not torch.isfinite(loss):
-                net.load_state_dict(best_state)
-                raise TrainingError(
-                    f"non-finite loss {loss.item()} at epoch {epoch}; kept epoch {hist.best_epoch}"
-                )
             loss.backward()
             opt.step()
-            total += loss.item()
+            # summed on the loss's device: no host sync per step (matters on a GPU)
+            total = total + loss.detach()
             n += 1
+        mean_train = float(total) / max(n, 1)
+        if not math.isfinite(mean_train):
+            net.load_state_dict(best_state)
+            raise TrainingError(
+                f"non-finite training loss in epoch {epoch}; kept epoch {hist.best_epoch}"
+            )
         net.eval()
         with torch.no_grad():
             v = float(valid_loss(net))
         if not math.isfinite(v):
             net.load_state_dict(best_state)
             raise TrainingError(f"non-finite validation loss at epoch {epoch}")
-        hist.train.append(total / max(n, 1))
+        hist.train.append(mean_train)
         hist.valid.append(v)
         if v < best:
             best, hist.best_epoch = v, epoch

@@ -47,12 +47,24 @@ def make_mlp(
     return nn.Sequential(*layers)
 
 
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: the first CUDA GPU when torch sees one, else the CPU; ``cpu``/``cuda`` as asked."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device is 'cuda' but torch sees no CUDA GPU; use 'auto' or 'cpu'")
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"training.device {name!r} not in ['auto', 'cpu', 'cuda']")
+    return torch.device(name)
+
+
 def save_model(net: nn.Sequential, path: str, meta: dict) -> None:
-    """Save weights and the architecture description atomically (tmp file + rename)."""
+    """Save weights (on the CPU) and the architecture description atomically (tmp file + rename)."""
     import os
 
     tmp = f"{path}.tmp"
-    torch.save({"state_dict": net.state_dict(), "meta": meta}, tmp)
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    torch.save({"state_dict": state, "meta": meta}, tmp)
     os.replace(tmp, path)
 
 
