@@ -16,6 +16,7 @@ validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/fit.smk"
 
 
 rule all:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-
-import numpy as np
-
 from sysaware.benchmark.pipeline import COLUMNS, evaluate, finite_or_raise
-from sysaware.cli_util import load_run_config, setup
+from sysaware.cli_util import load_events, load_run_config, run_parser, setup
 from sysaware.io import write_json
 from sysaware.train.networks import load_model
 
-ap = argparse.ArgumentParser(description=__doc__)
-ap.add_argument("--config", required=True)
-ap.add_argument("--data", required=True)
+ap = run_parser(__doc__)
 ap.add_argument("--model", required=True)
-ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--out", required=True)
 a = ap.parse_args()
 log = setup(a.threads)
-with np.load(a.data) as f:
-    data = {k: f[k] for k in ("xs_test", "xb_test")}
+data = load_events(a.data, ("xs_test", "xb_test"))
 net, meta = load_model(a.model)
 res = evaluate(load_run_config(a.config), net, data)
 cols = finite_or_raise(res["sqrt_var_s"], a.model)

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-
-import numpy as np
-
 from sysaware.benchmark.pipeline import train
-from sysaware.cli_util import load_run_config, setup
+from sysaware.cli_util import load_events, load_run_config, run_parser, setup
 from sysaware.io import write_json
 from sysaware.train.networks import save_model
 
-ap = argparse.ArgumentParser(description=__doc__)
-ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
-ap.add_argument("--data", required=True, help="events .npz (rule benchmark_data)")
+ap = run_parser(__doc__)
 ap.add_argument("--method", required=True, help="bce or inferno_bm0..inferno_bm4")
 ap.add_argument("--repeat", type=int, default=0, help="index of the repeated training")
-ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--out", required=True, help="model file (.pt, state dict + metadata)")
 ap.add_argument("--history", required=True, help="loss history JSON")
 a = ap.parse_args()
 log = setup(a.threads)
-with np.load(a.data) as f:
-    data = {k: f[k] for k in f.files}
+data = load_events(a.data)
 
 
 def progress(epoch: int, train_loss: float, valid_loss: float) -> None:

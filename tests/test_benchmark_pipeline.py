@@ -200,3 +200,31 @@ def test_optimal_classifier_is_the_density_ratio_and_bounds_bce_in_bm0():
     row = P.optimal_classifier_row(CFG, data)
     bce, _, _ = P.train(CFG, "bce", 0, data)
     assert row[0] <= P.evaluate(CFG, bce, data)["sqrt_var_s"][0] * 1.001
+
+
+def test_small_bins_are_merged_so_every_fit_bin_has_events():
+    from sysaware.benchmark.fit_templates import merge_small_bins
+
+    assert merge_small_bins(np.array([0.0, 5.0, 0.2, 0.3, 3.0, 0.1])) == [[0, 1], [2, 3, 4, 5]]
+    assert merge_small_bins(np.array([0.1, 0.2])) == [[0, 1]]
+    groups = merge_small_bins(np.array([2.0, 0.0, 0.0]))
+    assert groups == [[0, 1, 2]] and sorted(sum(groups, [])) == [0, 1, 2]
+
+
+def test_fit_inputs_of_a_trained_summary_build_a_cabinetry_workspace(tmp_path):
+    import cabinetry
+
+    from sysaware.benchmark.fit_templates import fit_inputs
+    from sysaware.stats.workspace_build import build_workspace
+
+    data = P.make_data(CFG)
+    net, _, _ = P.train(CFG, "inferno_bm4", 0, data)
+    spec, tpl, observed, info = fit_inputs(CFG, net, data)
+    assert sorted(sum(info["fit_bins"], [])) == list(range(CFG["training"]["n_bins"]))
+    assert observed.sum() == sum(info["pseudo_data_events"].values())
+    assert tpl.nominal["signal"].sum() == pytest.approx(50.0) and tpl.nominal["background"].sum() == pytest.approx(1000.0)
+    ws = build_workspace(spec, tpl, observed, tmp_path)
+    model, obs = cabinetry.model_utils.model_and_data(ws)
+    assert set(model.config.par_order) == {"mu", "r", "lam", "b"}
+    assert np.allclose(obs[: model.config.nmaindata], observed)
+    assert (tmp_path / "templates.root").exists() and (tmp_path / "cabinetry_config.json").exists()

@@ -28,6 +28,7 @@ from modelgen import random_templates
 from sysaware.stats import ModelSpec, ModelSpecError, Templates, TorchModel, as_tensor_templates
 from sysaware.stats.interpolation import histosys_delta
 from sysaware.stats.pyhf_export import to_cabinetry_config, to_pyhf_model
+from sysaware.stats.workspace_build import build_workspace
 from sysaware.stats.templates_io import read_templates_root, write_templates_root
 from sysaware.stats.torch_model import split_norm_and_shape
 
@@ -90,12 +91,7 @@ def _observed(model: TorchModel, tpl: Templates, seed: int) -> np.ndarray:
 
 def _cabinetry_model(spec: ModelSpec, tpl: Templates, observed: np.ndarray, folder: Path):
     """ROOT file -> cabinetry config -> collected templates -> workspace -> (model, data, ws)."""
-    root = folder / "templates.root"
-    write_templates_root(root, spec, tpl, observed)
-    config = to_cabinetry_config(spec, str(root), str(folder / "histograms"))
-    assert cabinetry.configuration.validate(config)
-    cabinetry.templates.collect(config, method="uproot")
-    ws = cabinetry.workspace.build(config)
+    ws = build_workspace(spec, tpl, observed, folder)
     model, data = cabinetry.model_utils.model_and_data(ws)
     return model, np.asarray(data, dtype=float), ws
 

@@ -43,3 +43,19 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     assert run["git_commit"]
     for rule in ("benchmark_data", "paper_table"):
         assert (out / "benchmarks" / f"{rule}.tsv").exists()
+    # fit stage: results contract (DESIGN.md section 5) for every method, and the comparison
+    for method in ("bce", "inferno_bm3"):
+        fit = json.loads((out / "fit" / method / "fit_results.json").read_text())
+        for key in ("poi", "bestfit", "minos", "stat_only_minos", "asimov_minos", "labels",
+                    "bestfit_all", "uncertainty_all", "correlation"):
+            assert key in fit
+        assert fit["poi"] == "mu" and fit["minos"][0] < 0 < fit["minos"][1]
+        for fig in ("pulls", "ranking", "correlation", "scan", "data_mc"):
+            assert (out / "fit" / method / f"{fig}.png").stat().st_size > 5_000
+        assert len(list((out / "fit" / method / "impacts").glob("*.json"))) == 3
+    comp = json.loads((out / "comparison.json").read_text())
+    assert comp["analysis"] == "inferno_benchmark"
+    assert [m["method"] for m in comp["methods"]] == ["bce", "inferno_bm3"]
+    assert comp["methods"][0]["ratio_to_bce"] == 1.0
+    for row in comp["methods"]:
+        assert row["stat_only"] <= row["poi_uncertainty"] * 1.001

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -26,3 +28,18 @@ def load_run_config(path: str | Path) -> dict[str, Any]:
     with open(path) as fh:
         blob = json.load(fh)
     return blob["config"]
+
+
+def run_parser(doc: str | None) -> argparse.ArgumentParser:
+    """Argument parser with the options every benchmark stage shares: --config, --data, --threads."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+    ap.add_argument("--data", required=True, help="events .npz (rule benchmark_data)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    return ap
+
+
+def load_events(path: str | Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Arrays of an events .npz (all, or ``keys``), read fully and the file closed."""
+    with np.load(path) as f:
+        return {k: f[k] for k in (keys if keys is not None else f.files)}

@@ -121,3 +121,30 @@ rule benchmark_paper_table:
     shell:
         "python {params.script} --config {input.config} --reference {input.reference}"
         " --data {input.data} --evals {input.evals} --json {output.json} --md {output.md} --png {output.png} 2> {log}"
+
+
+rule benchmark_fit_inputs:
+    input:
+        config=rules.run_config.output[0],
+        data=rules.benchmark_data.output[0],
+        model=f"{RESULTS}/models/{{method}}/repeat0.pt",
+    output:
+        workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
+        info=f"{RESULTS}/fit/{{method}}/fit_inputs.json",
+    wildcard_constraints:
+        method=r"bce|inferno_bm[0-4]",
+    threads: config["threads"]
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    params:
+        script=f"{SCRIPTS}/benchmark_fit_inputs.py",
+    log:
+        f"{LOGS}/fit/{{method}}_inputs.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_inputs.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --data {input.data} --model {input.model}"
+        " --threads {threads} --workspace {output.workspace} --info {output.info} 2> {log}"

@@ -1,0 +1,132 @@
+# Fits of every analysis and method, from the workspace its analysis rules build at
+# {RESULTS}/fit/{method}/workspace.json; then the comparison of the methods.
+
+
+rule fit_results:
+    input:
+        workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
+    output:
+        f"{RESULTS}/fit/{{method}}/fit_results.json",
+    params:
+        script=f"{SCRIPTS}/fit.py",
+    log:
+        f"{LOGS}/fit/{{method}}_results.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_results.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} results --workspace {input.workspace} --out {output} 2> {log}"
+
+
+rule fit_scan:
+    input:
+        workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
+    output:
+        f"{RESULTS}/fit/{{method}}/scan.json",
+    params:
+        script=f"{SCRIPTS}/fit.py",
+    log:
+        f"{LOGS}/fit/{{method}}_scan.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_scan.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} scan --workspace {input.workspace} --out {output} 2> {log}"
+
+
+rule fit_impact:
+    # one job per nuisance: the ranking scales with cores and cluster slots
+    input:
+        workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
+        fit=rules.fit_results.output[0],
+    output:
+        f"{RESULTS}/fit/{{method}}/impacts/{{parameter}}.json",
+    params:
+        script=f"{SCRIPTS}/fit.py",
+    log:
+        f"{LOGS}/fit/{{method}}_impact_{{parameter}}.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_impact_{{parameter}}.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} impact --workspace {input.workspace} --fit {input.fit}"
+        " --parameter {wildcards.parameter:q} --out {output} 2> {log}"
+
+
+rule fit_ranking:
+    input:
+        impacts=fit_impacts,
+    output:
+        f"{RESULTS}/fit/{{method}}/ranking.json",
+    params:
+        script=f"{SCRIPTS}/fit.py",
+    log:
+        f"{LOGS}/fit/{{method}}_ranking.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_ranking.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} ranking --impacts {input.impacts} --out {output} 2> {log}"
+
+
+rule fit_plots:
+    input:
+        workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
+        fit=rules.fit_results.output[0],
+        scan=rules.fit_scan.output[0],
+        ranking=rules.fit_ranking.output[0],
+    output:
+        report(
+            multiext(f"{RESULTS}/fit/{{method}}/", *FIT_FIGURES),
+            category="{method}",
+            subcategory="fit",
+            caption="../report/fit.rst",
+        ),
+    params:
+        script=f"{SCRIPTS}/fit.py",
+        folder=output_folder,
+    log:
+        f"{LOGS}/fit/{{method}}_plots.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_plots.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} plots --workspace {input.workspace} --fit {input.fit} --scan {input.scan}"
+        " --ranking {input.ranking} --out {params.folder} 2> {log}"
+
+
+rule comparison:
+    input:
+        fits=expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=fit_methods()),
+        scans=expand(f"{RESULTS}/fit/{{method}}/scan.json", method=fit_methods()),
+        rankings=expand(f"{RESULTS}/fit/{{method}}/ranking.json", method=fit_methods()),
+    output:
+        json=f"{RESULTS}/comparison.json",
+        md=f"{RESULTS}/comparison.md",
+        png=report(f"{RESULTS}/comparison_scans.png", category="comparison", caption="../report/comparison.rst"),
+    params:
+        script=f"{SCRIPTS}/comparison.py",
+        analysis=config["analysis"],
+    log:
+        f"{LOGS}/comparison.log",
+    benchmark:
+        f"{BENCH}/comparison.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --analysis {params.analysis} --fits {input.fits} --scans {input.scans}"
+        " --rankings {input.rankings} --json {output.json} --md {output.md} --png {output.png} 2> {log}"
