@@ -21,8 +21,9 @@ from typing import Any
 
 import cabinetry
 import numpy as np
-import pyhf
 
+from ..stats import ModelSpec, Templates
+from ..stats.pyhf_export import to_pyhf_model, to_workspace_spec
 from .analytic import BENCHMARKS
 from .losses import B_SIGMA, NOMINAL, VARIATION
 
@@ -40,45 +41,42 @@ def _sigma(benchmark: int, param: str) -> float:
     return _SIGMA_UNCONSTRAINED[param] if sig is None else sig
 
 
-def workspace(nu: np.ndarray, jac: np.ndarray, benchmark: int) -> dict[str, Any]:
-    """pyhf workspace of benchmark ``benchmark`` from expected counts and d nu / d(s, r, lam, b).
+def check_model(nu: np.ndarray, jac: np.ndarray, benchmark: int) -> tuple[ModelSpec, Templates[np.ndarray]]:
+    """The cross-check's HistFactory model (linear histosys per free nuisance) and its templates.
 
     Bins with no expected events are dropped (as the evaluation does).  Each nuisance's
     bounds keep every bin's expectation positive (Minuit may step anywhere inside them).
     """
     keep = nu > 0
     jac = jac[keep]
-    sig = jac[:, 0] * NOMINAL["s"]
     bkg = jac[:, 3] * NOMINAL["b"]
-    mods: list[dict[str, Any]] = []
-    bounds: list[dict[str, Any]] = [{"name": "mu", "bounds": [list(MU_BOUNDS)]}]
+    mods: list[dict[str, Any]] = [
+        {"name": "mu", "type": "normfactor", "samples": ["sig"], "bounds": list(MU_BOUNDS)}
+    ]
+    up: dict[str, dict[str, np.ndarray]] = {}
+    down: dict[str, dict[str, np.ndarray]] = {}
     for i, p in ((1, "r"), (2, "lam"), (3, "b")):
         if p not in BENCHMARKS[benchmark].free:
             continue
         delta = _sigma(benchmark, p) * jac[:, i]
-        mods.append(
-            {
-                "name": p,
-                "type": "histosys",
-                "data": {"hi_data": (bkg + delta).tolist(), "lo_data": (bkg - delta).tolist()},
-            }
-        )
-        reach = 0.5 * float(np.min(bkg / np.maximum(np.abs(delta), 1e-300)))
-        bounds.append({"name": p, "bounds": [[-min(reach, 5.0), min(reach, 5.0)]]})
-    return {
-        "channels": [
-            {
-                "name": "summary",
-                "samples": [
-                    {"name": "sig", "data": sig.tolist(), "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
-                    {"name": "bkg", "data": bkg.tolist(), "modifiers": mods},
-                ],
-            }
-        ],
-        "observations": [{"name": "summary", "data": (sig + bkg).tolist()}],
-        "measurements": [{"name": "bm", "config": {"poi": "mu", "parameters": bounds}}],
-        "version": "1.0.0",
-    }
+        reach = min(0.5 * float(np.min(bkg / np.maximum(np.abs(delta), 1e-300))), 5.0)
+        mods.append({"name": p, "type": "histosys", "samples": ["bkg"], "bounds": [-reach, reach]})
+        up[p], down[p] = {"bkg": bkg + delta}, {"bkg": bkg - delta}
+    spec = ModelSpec.from_config(
+        {
+            "channel": "summary",
+            "poi": "mu",
+            "samples": [{"name": "sig"}, {"name": "bkg"}],
+            "modifiers": mods,
+            "interpolation": {"normsys": "code1", "histosys": "code0"},
+        }
+    )
+    return spec, Templates(nominal={"sig": jac[:, 0] * NOMINAL["s"], "bkg": bkg}, up=up, down=down)
+
+
+def workspace(nu: np.ndarray, jac: np.ndarray, benchmark: int) -> dict[str, Any]:
+    """pyhf workspace of benchmark ``benchmark`` from expected counts and d nu / d(s, r, lam, b)."""
+    return to_workspace_spec(*check_model(nu, jac, benchmark))
 
 
 def fit_sqrt_var_s(nu: np.ndarray, jac: np.ndarray, benchmark: int, minos: bool = True) -> dict[str, Any]:
@@ -91,9 +89,7 @@ def fit_sqrt_var_s(nu: np.ndarray, jac: np.ndarray, benchmark: int, minos: bool 
     Returns ``hesse`` (50 x the HESSE error of mu) and, with ``minos``, ``minos``
     (50 x the MINOS (down, up) errors) and ``bestfit_mu`` (1 for an Asimov fit that converged).
     """
-    model = pyhf.Workspace(workspace(nu, jac, benchmark)).model(
-        modifier_settings={"histosys": {"interpcode": "code0"}, "normsys": {"interpcode": "code1"}}
-    )
+    model = to_pyhf_model(*check_model(nu, jac, benchmark))
     data = model.expected_data(model.config.suggested_init())
     level = logging.getLogger("cabinetry").level
     logging.getLogger("cabinetry").setLevel(logging.WARNING)
