@@ -15,7 +15,19 @@ validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/benchmark.smk"
+include: "workflow/rules/run_config.smk"
+
+
+# the analysis's own rules write fit/{method}/workspace.json; the fit stage is shared
+if config["analysis"] == "refit":
+
+    include: "workflow/rules/refit.smk"
+
+else:
+
+    include: "workflow/rules/benchmark.smk"
+
+
 include: "workflow/rules/fit.smk"
 
 

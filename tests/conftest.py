@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,8 @@ def shared_reference() -> Path:
     if not ref.is_dir():
         pytest.skip(f"shared reference folder {ref} not found (set SYSAWARE_SHARED)")
     return ref
+
+
+def snakemake_env() -> dict[str, str]:
+    """Environment for a Snakemake subprocess: the rules' `python` is this interpreter, venv activated or not."""
+    return os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

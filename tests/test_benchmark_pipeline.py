@@ -223,7 +223,7 @@ def test_fit_inputs_of_a_trained_summary_build_a_cabinetry_workspace(tmp_path):
     assert sorted(sum(info["fit_bins"], [])) == list(range(CFG["training"]["n_bins"]))
     assert observed.sum() == sum(info["pseudo_data_events"].values())
     assert tpl.nominal["signal"].sum() == pytest.approx(50.0) and tpl.nominal["background"].sum() == pytest.approx(1000.0)
-    ws = build_workspace(spec, tpl, observed, tmp_path)
+    ws, _ = build_workspace(spec, tpl, observed, tmp_path)
     model, obs = cabinetry.model_utils.model_and_data(ws)
     assert set(model.config.par_order) == {"mu", "r", "lam", "b"}
     assert np.allclose(obs[: model.config.nmaindata], observed)

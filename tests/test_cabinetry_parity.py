@@ -91,7 +91,7 @@ def _observed(model: TorchModel, tpl: Templates, seed: int) -> np.ndarray:
 
 def _cabinetry_model(spec: ModelSpec, tpl: Templates, observed: np.ndarray, folder: Path):
     """ROOT file -> cabinetry config -> collected templates -> workspace -> (model, data, ws)."""
-    ws = build_workspace(spec, tpl, observed, folder)
+    ws, _ = build_workspace(spec, tpl, observed, folder)
     model, data = cabinetry.model_utils.model_and_data(ws)
     return model, np.asarray(data, dtype=float), ws
 

@@ -211,7 +211,7 @@ def test_impacts_add_in_quadrature_and_match_cabinetry(ws, result):
 
 def test_poi_at_bound_is_reported(caplog):
     ws = workspace([60.0, 45.0, 40.0, 50.0], poi_bounds=(0.0, 10.0))  # far below the background
-    with caplog.at_level(logging.WARNING, logger="sysaware.fit.fits"):
+    with caplog.at_level(logging.WARNING, logger="sysaware.fit"):
         res = fit_results(ws)
     assert res["poi_at_bound"] is True
     assert res["bestfit"] == pytest.approx(0.0, abs=1e-5)
@@ -221,7 +221,7 @@ def test_poi_at_bound_is_reported(caplog):
 
 
 def test_non_converged_fit_is_reported(caplog):
-    with caplog.at_level(logging.WARNING, logger="sysaware.fit.fits"):
+    with caplog.at_level(logging.WARNING, logger="sysaware.fit"):
         res = fit_results(workspace(), maxiter=5)  # MIGRAD stops at its call limit
     assert res["converged"] is False
     assert any("fit did not converge" in w for w in res["warnings"])

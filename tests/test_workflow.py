@@ -9,6 +9,8 @@ import sys
 import pytest
 import yaml
 
+from conftest import snakemake_env
+
 TINY = {
     "analysis": "inferno_benchmark",
     "seed": 7,
@@ -26,7 +28,7 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     cfg_path.write_text(yaml.safe_dump(cfg))
     res = subprocess.run(
         [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(cfg_path)],
-        cwd=repo, capture_output=True, text=True, timeout=900,
+        cwd=repo, capture_output=True, text=True, timeout=900, env=snakemake_env(),
     )
     assert res.returncode == 0, res.stderr[-4000:]
     out = tmp_path / "results" / "inferno_benchmark"
@@ -59,3 +61,30 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     assert comp["methods"][0]["ratio_to_bce"] == 1.0
     for row in comp["methods"]:
         assert row["stat_only"] <= row["poi_uncertainty"] * 1.001
+
+    # analysis "refit" on the histograms just written (config/refit_example.yaml's entries,
+    # pointed at this run): the refit must give the same intervals again
+    refit = yaml.safe_load((repo / "config" / "refit_example.yaml").read_text())
+    refit["results_dir"] = str(tmp_path / "results")
+    fits = refit["refit"]["fits"]
+    fits["inferno_bm3"] = fits.pop("inferno_bm4")
+    for method, entry in fits.items():
+        for key in ("nominal", "variation"):
+            entry[key] = entry[key].replace("results/inferno_benchmark/fit/inferno_bm4", "results/inferno_benchmark/fit/bce")
+            entry[key] = entry[key].replace("results/inferno_benchmark/fit/bce", str(out / "fit" / method))
+    refit_path = tmp_path / "refit.yaml"
+    refit_path.write_text(yaml.safe_dump(refit))
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(refit_path)],
+        cwd=repo, capture_output=True, text=True, timeout=900, env=snakemake_env(),
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    for method in ("bce", "inferno_bm3"):
+        ours = json.loads((tmp_path / "results" / "refit" / "fit" / method / "fit_results.json").read_text())
+        published = json.loads((out / "fit" / method / "fit_results.json").read_text())
+        for key in ("minos", "stat_only_minos", "asimov_minos"):
+            assert ours[key] == pytest.approx(published[key], abs=1e-5), (method, key)
+        pruning = json.loads((tmp_path / "results" / "refit" / "fit" / method / "pruning.json").read_text())
+        assert pruning["threshold"] == refit["fit"]["prune_threshold"]
+    comp = json.loads((tmp_path / "results" / "refit" / "comparison.json").read_text())
+    assert [m["method"] for m in comp["methods"]] == ["bce", "inferno_bm3"]

@@ -1,21 +1,6 @@
 # The INFERNO paper's synthetic benchmark: data -> BCE / INFERNO trainings -> evaluation -> table.
 
 
-rule run_config:
-    output:
-        f"{RESULTS}/config.json",
-    params:
-        config=config,
-    log:
-        f"{LOGS}/run_config.log",
-    benchmark:
-        f"{BENCH}/run_config.tsv"
-    conda:
-        "../../envs/sysaware.yaml"
-    script:
-        "../../scripts/run_config.py"
-
-
 rule benchmark_data:
     input:
         config=rules.run_config.output[0],
@@ -104,7 +89,11 @@ rule benchmark_paper_table:
             category="inferno_benchmark",
             caption="../report/paper_table.rst",
         ),
-        md=f"{RESULTS}/paper_table.md",
+        md=report(
+            f"{RESULTS}/paper_table.md",
+            category="inferno_benchmark",
+            caption="../report/paper_table.rst",
+        ),
         png=report(
             f"{RESULTS}/paper_table.png",
             category="inferno_benchmark",
@@ -123,7 +112,8 @@ rule benchmark_paper_table:
         " --data {input.data} --evals {input.evals} --json {output.json} --md {output.md} --png {output.png} 2> {log}"
 
 
-rule benchmark_fit_inputs:
+checkpoint benchmark_fit_inputs:
+    # a checkpoint: the impact jobs are one per nuisance left in the (pruned) workspace
     input:
         config=rules.run_config.output[0],
         data=rules.benchmark_data.output[0],
@@ -131,6 +121,7 @@ rule benchmark_fit_inputs:
     output:
         workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
         info=f"{RESULTS}/fit/{{method}}/fit_inputs.json",
+        pruning=f"{RESULTS}/fit/{{method}}/pruning.json",
     wildcard_constraints:
         method=r"bce|inferno_bm[0-4]",
     threads: config["threads"]
@@ -147,4 +138,4 @@ rule benchmark_fit_inputs:
         "../../envs/sysaware.yaml"
     shell:
         "python {params.script} --config {input.config} --data {input.data} --model {input.model}"
-        " --threads {threads} --workspace {output.workspace} --info {output.info} 2> {log}"
+        " --threads {threads} --workspace {output.workspace} --info {output.info} --pruning {output.pruning} 2> {log}"

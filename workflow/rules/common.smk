@@ -1,8 +1,9 @@
 # Input functions and paths shared by the rules (no lambdas in rules).
+import json
 import os
 
-from sysaware.benchmark.fit_templates import FIT_NUISANCES
 from sysaware.benchmark.pipeline import method_names
+from sysaware.refit import refit_input_files
 
 RESULTS = f"{config['results_dir']}/{config['analysis']}"
 LOGS = f"{RESULTS}/logs"
@@ -42,30 +43,40 @@ def output_folder(wildcards, output):
 
 
 def fit_methods():
-    """Methods whose summaries are fitted: every trained model (repeat 0)."""
+    """What is fitted: every trained model (repeat 0), or every entry of refit.fits."""
+    if config["analysis"] == "refit":
+        return list(config["refit"]["fits"])
     return method_names(config)
 
 
-def fit_nuisance_names():
-    """Nuisance parameters of the analysis's fit model (one impact job each)."""
-    if config["analysis"] == "inferno_benchmark":
-        return list(FIT_NUISANCES)
-    raise ValueError(f"analysis {config['analysis']!r} has no fit model")
+def refit_histogram_files(wildcards):
+    """Local ROOT files one refit entry reads (a missing one stops the run before any job)."""
+    return refit_input_files(config["refit"]["fits"][wildcards.method])
+
+
+def workspace_checkpoint():
+    """The checkpoint that writes fit/{method}/workspace.json for this analysis."""
+    if config["analysis"] == "refit":
+        return checkpoints.refit_workspace
+    return checkpoints.benchmark_fit_inputs
 
 
 def fit_impacts(wildcards):
-    """Impact JSONs of one method, one per nuisance."""
-    return expand(
-        f"{RESULTS}/fit/{wildcards.method}/impacts/{{parameter}}.json",
-        parameter=fit_nuisance_names(),
-    )
+    """Impact JSONs of one method, one per nuisance of its (pruned) workspace."""
+    from sysaware.fit import nuisance_names  # heavy (pyhf, cabinetry): only once a workspace exists
+
+    path = workspace_checkpoint().get(method=wildcards.method).output.workspace
+    with open(path) as fh:
+        names = nuisance_names(json.load(fh))
+    return expand(f"{RESULTS}/fit/{wildcards.method}/impacts/{{parameter}}.json", parameter=names)
 
 
 def all_targets():
     """Final products of the configured analysis."""
+    figures = expand(f"{RESULTS}/fit/{{method}}/{{fig}}", method=fit_methods(), fig=FIT_FIGURES)
+    comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")] + [f"{RESULTS}/comparison_scans.png"]
     if config["analysis"] == "inferno_benchmark":
-        tables = [f"{RESULTS}/paper_table.{ext}" for ext in ("json", "md", "png")]
-        figures = expand(f"{RESULTS}/fit/{{method}}/{{fig}}", method=fit_methods(), fig=FIT_FIGURES)
-        comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")]
-        return tables + figures + comparison + [f"{RESULTS}/comparison_scans.png"]
+        return [f"{RESULTS}/paper_table.{ext}" for ext in ("json", "md", "png")] + figures + comparison
+    if config["analysis"] == "refit":
+        return figures + comparison
     raise ValueError(f"analysis {config['analysis']!r} has no rules")

@@ -91,8 +91,8 @@ rule fit_plots:
     output:
         report(
             multiext(f"{RESULTS}/fit/{{method}}/", *FIT_FIGURES),
-            category="{method}",
-            subcategory="fit",
+            category=config["analysis"],
+            subcategory="{method}",
             caption="../report/fit.rst",
         ),
     params:
@@ -116,8 +116,18 @@ rule comparison:
         rankings=expand(f"{RESULTS}/fit/{{method}}/ranking.json", method=fit_methods()),
     output:
         json=f"{RESULTS}/comparison.json",
-        md=f"{RESULTS}/comparison.md",
-        png=report(f"{RESULTS}/comparison_scans.png", category="comparison", caption="../report/comparison.rst"),
+        md=report(
+            f"{RESULTS}/comparison.md",
+            category=config["analysis"],
+            subcategory="comparison",
+            caption="../report/comparison.rst",
+        ),
+        png=report(
+            f"{RESULTS}/comparison_scans.png",
+            category=config["analysis"],
+            subcategory="comparison",
+            caption="../report/comparison.rst",
+        ),
     params:
         script=f"{SCRIPTS}/comparison.py",
         analysis=config["analysis"],

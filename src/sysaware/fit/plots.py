@@ -1,4 +1,4 @@
-"""Figures of the fit stage, rebuilt from the JSON numbers of :mod:`sysaware.fit.fits` (no refit).
+"""Figures of the fit stage, rebuilt from the JSON numbers of :mod:`sysaware.fit` (no refit).
 
 The pulls, correlation, scan, ranking and data/MC figures are cabinetry's
 (``cabinetry.visualize.pulls``, ``correlation_matrix``, ``scan``, ``ranking``,
@@ -28,7 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .fits import _parameter_table, model_and_data, to_fit_results, to_ranking_results, to_scan_results  # noqa: E402
+from .containers import to_fit_results, to_ranking_results, to_scan_results  # noqa: E402
+from .core import _parameter_table, model_and_data  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +122,15 @@ def plot_fit(
     Files (``stem.<format>`` for each of ``formats``): ``pulls`` (constrained, non-fixed
     parameters; staterror left out as cabinetry does), ``correlation``, ``data_mc_prefit``,
     ``data_mc_postfit``, ``data_mc`` (= post-fit), ``scan`` if ``scan`` (the
-    :func:`~sysaware.fit.fits.poi_scan` JSON) is given, ``ranking`` if ``ranking`` (the
-    :func:`~sysaware.fit.fits.merge_ranking` JSON) is given.  With several channels the
+    :func:`~sysaware.fit.scan.poi_scan` JSON) is given, ``ranking`` if ``ranking`` (the
+    :func:`~sysaware.fit.impacts.merge_ranking` JSON) is given.  With several channels the
     data/MC files stack one panel per channel (a raster image), and per-channel
     files ``data_mc_prefit_<channel>``, ``data_mc_postfit_<channel>``, ``data_mc_<channel>``
     are written too.
 
     Args:
         workspace: the pyhf workspace the fit was run on (data and model for data/MC).
-        fit_json: :func:`~sysaware.fit.fits.fit_results` output.
+        fit_json: :func:`~sysaware.fit.mle.fit_results` output.
         out_dir: folder for the figures (created if missing).
 
     Returns:

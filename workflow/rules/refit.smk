@@ -1,0 +1,26 @@
+# Analysis "refit": fit histograms a user supplies (no ingestion, no training). Each entry
+# of refit.fits is fitted as a "method" by the rules of fit.smk.
+
+
+checkpoint refit_workspace:
+    # a checkpoint: the impact jobs are one per nuisance left in the (pruned) workspace
+    input:
+        config=rules.run_config.output[0],
+        histograms=refit_histogram_files,
+    output:
+        workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
+        pruning=f"{RESULTS}/fit/{{method}}/pruning.json",
+    params:
+        script=f"{SCRIPTS}/refit_workspace.py",
+    log:
+        f"{LOGS}/fit/{{method}}_workspace.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_workspace.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --fit {wildcards.method}"
+        " --workspace {output.workspace} --pruning {output.pruning} 2> {log}"
