@@ -23,6 +23,10 @@ if config["analysis"] == "refit":
 
     include: "workflow/rules/refit.smk"
 
+elif config["analysis"] == "cms_ttbar_taujets":
+
+    include: "workflow/rules/cms.smk"
+
 else:
 
     include: "workflow/rules/benchmark.smk"

@@ -175,7 +175,7 @@ def _median_after_warmup(runs: list[list[float]]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default=str(ROOT / "config" / "config.yaml"), help="seed and training settings")
+    ap.add_argument("--config", default=str(ROOT / "config" / "inferno_benchmark_quick.yaml"), help="seed and training settings")
     ap.add_argument("--epochs", type=int, default=10, help="fixed number of epochs (no early stopping)")
     ap.add_argument("--n-train", type=int, default=20_000, help="training events per class (paper: 100000)")
     ap.add_argument("--n-test", type=int, default=200_000, help="test events per class for sqrt(var s)")

@@ -203,7 +203,7 @@ def test_optimal_classifier_is_the_density_ratio_and_bounds_bce_in_bm0():
 
 
 def test_small_bins_are_merged_so_every_fit_bin_has_events():
-    from sysaware.benchmark.fit_templates import merge_small_bins
+    from sysaware.binning import merge_small_bins
 
     assert merge_small_bins(np.array([0.0, 5.0, 0.2, 0.3, 3.0, 0.1])) == [[0, 1], [2, 3, 4, 5]]
     assert merge_small_bins(np.array([0.1, 0.2])) == [[0, 1]]

@@ -88,3 +88,34 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
         assert pruning["threshold"] == refit["fit"]["prune_threshold"]
     comp = json.loads((tmp_path / "results" / "refit" / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "inferno_bm3"]
+
+
+@pytest.mark.workflow
+def test_tiny_cms_workflow_end_to_end(repo, tmp_path):
+    """Generator -> ingestion -> BCE/INFERNO -> ONNX -> templates -> fits -> comparison, through Snakemake."""
+    from test_cms_pipeline import tiny_config
+
+    cfg = tiny_config(tmp_path / "results")
+    cfg["cms"]["shape_systematics"] = ["jes", "tes"]
+    cfg["cms"]["norm_systematics"] = {k: cfg["cms"]["norm_systematics"][k] for k in ("lumi", "xsec_ttbar")}
+    path = tmp_path / "cms.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(path)],
+        cwd=repo, capture_output=True, text=True, timeout=900, env=snakemake_env(),
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = tmp_path / "results" / "cms_ttbar_taujets"
+    for sample in ("ttbar", "single_top", "wjets", "dy", "qcd", "data"):
+        flow = json.loads((out / "ingested" / f"{sample}.json").read_text())["cutflows"]["nominal"]
+        counts = [v["events"] for v in flow.values()]
+        assert counts == sorted(counts, reverse=True) and counts[-1] > 0
+    for method in ("bce", "inferno"):
+        assert (out / "models" / method / "repeat0.onnx").stat().st_size > 1000
+        fit = json.loads((out / "fit" / method / "fit_results.json").read_text())
+        assert fit["poi"] == "mu" and fit["minos"][0] < 0 < fit["minos"][1]
+        assert {"jes", "tes", "lumi", "xsec_ttbar", "qcd_norm"} <= set(fit["labels"])
+        impacts = {p.stem for p in (out / "fit" / method / "impacts").glob("*.json")}
+        assert {"jes", "tes", "lumi", "xsec_ttbar"} <= impacts
+    comp = json.loads((out / "comparison.json").read_text())
+    assert [m["method"] for m in comp["methods"]] == ["bce", "inferno"]

@@ -3,6 +3,7 @@ import json
 import os
 
 from sysaware.benchmark.pipeline import method_names
+from sysaware.cms.training import method_names as cms_method_names
 from sysaware.refit import refit_input_files
 
 RESULTS = f"{config['results_dir']}/{config['analysis']}"
@@ -46,7 +47,29 @@ def fit_methods():
     """What is fitted: every trained model (repeat 0), or every entry of refit.fits."""
     if config["analysis"] == "refit":
         return list(config["refit"]["fits"])
+    if config["analysis"] == "cms_ttbar_taujets":
+        return cms_method_names(config)
     return method_names(config)
+
+
+def cms_generated_processes():
+    """Generator processes the cms samples read."""
+    return [s["generated"] for s in config["cms"]["samples"] if "generated" in s]
+
+
+def cms_sample_files(wildcards):
+    """Local input files of one cms sample (remote URLs are read by the job itself)."""
+    for s in config["cms"]["samples"]:
+        if s["name"] == wildcards.sample:
+            if "generated" in s:
+                return [f"{RESULTS}/generated/{s['generated']}.root"]
+            return [f for f in s["files"] if "://" not in f]
+    raise ValueError(f"cms.samples has no sample {wildcards.sample!r}")
+
+
+def cms_ingested():
+    """Ingested arrays of every cms sample."""
+    return expand(f"{RESULTS}/ingested/{{sample}}.npz", sample=[s["name"] for s in config["cms"]["samples"]])
 
 
 def refit_histogram_files(wildcards):
@@ -58,6 +81,8 @@ def workspace_checkpoint():
     """The checkpoint that writes fit/{method}/workspace.json for this analysis."""
     if config["analysis"] == "refit":
         return checkpoints.refit_workspace
+    if config["analysis"] == "cms_ttbar_taujets":
+        return checkpoints.cms_fit_inputs
     return checkpoints.benchmark_fit_inputs
 
 
@@ -77,6 +102,6 @@ def all_targets():
     comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")] + [f"{RESULTS}/comparison_scans.png"]
     if config["analysis"] == "inferno_benchmark":
         return [f"{RESULTS}/paper_table.{ext}" for ext in ("json", "md", "png")] + figures + comparison
-    if config["analysis"] == "refit":
+    if config["analysis"] in ("refit", "cms_ttbar_taujets"):
         return figures + comparison
     raise ValueError(f"analysis {config['analysis']!r} has no rules")

@@ -16,24 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..binning import hard_bins
+
 from .analytic import sqrt_var_s
 from .losses import NOMINAL, shift_nominal
 
 DEFAULT_STEPS = {"r": 0.05, "lam": 0.05}
-
-
-def hard_bins(net: nn.Module, x: torch.Tensor, n_bins: int, batch: int = 200_000) -> np.ndarray:
-    """Bin index per event: argmax for multi-output nets, equal-width bins of sigmoid for one output."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, x.shape[0], batch):
-            o = net(x[i : i + batch])
-            if o.shape[1] == 1:
-                p = torch.sigmoid(o[:, 0])
-                out.append(torch.clamp((p * n_bins).long(), max=n_bins - 1))
-            else:
-                out.append(o.argmax(dim=1))
-    return torch.cat(out).numpy()
 
 
 def binned_jacobian(

@@ -25,15 +25,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..binning import MIN_BIN_YIELD, hard_bins, merge_bins, merge_small_bins
 from ..seeding import rng_for
 from ..stats import ModelSpec, Templates
-from .evaluate import hard_bins
 from .losses import B_SIGMA, NOMINAL, VARIATION, shift_nominal
 from .mixture import sample_background, sample_signal
 
 CHANNEL = "summary"
 FIT_NUISANCES = ("r", "lam", "b")
-MIN_BIN_YIELD = 1.0
 
 
 def fit_spec() -> ModelSpec:
@@ -69,29 +68,6 @@ def pseudo_events(seed: int, signal_mean: tuple[float, float]) -> tuple[torch.Te
     return torch.from_numpy(xs), torch.from_numpy(xb)
 
 
-def merge_small_bins(expected: np.ndarray, minimum: float = MIN_BIN_YIELD) -> list[list[int]]:
-    """Groups of consecutive bin indices, each expecting at least ``minimum`` events."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    total = 0.0
-    for i, v in enumerate(expected):
-        current.append(i)
-        total += float(v)
-        if total >= minimum:
-            groups.append(current)
-            current, total = [], 0.0
-    if current:
-        if groups:
-            groups[-1] += current
-        else:
-            groups.append(current)
-    return groups
-
-
-def _merge(values: np.ndarray, groups: list[list[int]]) -> np.ndarray:
-    return np.array([values[g].sum() for g in groups])
-
-
 def fit_inputs(
     cfg: Mapping[str, Any], net: nn.Module, data: Mapping[str, np.ndarray]
 ) -> tuple[ModelSpec, Templates[np.ndarray], np.ndarray, dict[str, Any]]:
@@ -108,10 +84,10 @@ def fit_inputs(
     observed = np.bincount(hard_bins(net, torch.cat([ps, pb]), n_bins), minlength=n_bins).astype(float)
     groups = merge_small_bins(nominal["signal"].values() + nominal["background"].values())
     tpl = Templates(
-        nominal={k: _merge(h.values(), groups) for k, h in nominal.items()},
-        sumw2={k: _merge(h.variances(), groups) for k, h in nominal.items()},
-        up={p: {"background": _merge(v["background"], groups)} for p, v in up.items()},
-        down={p: {"background": _merge(v["background"], groups)} for p, v in down.items()},
+        nominal={k: merge_bins(h.values(), groups) for k, h in nominal.items()},
+        sumw2={k: merge_bins(h.variances(), groups) for k, h in nominal.items()},
+        up={p: {"background": merge_bins(v["background"], groups)} for p, v in up.items()},
+        down={p: {"background": merge_bins(v["background"], groups)} for p, v in down.items()},
     )
     info = {
         "n_bins": n_bins,
@@ -119,4 +95,4 @@ def fit_inputs(
         "min_bin_yield": MIN_BIN_YIELD,
         "pseudo_data_events": {"signal": int(ps.shape[0]), "background": int(pb.shape[0])},
     }
-    return fit_spec(), tpl, _merge(observed, groups), info
+    return fit_spec(), tpl, merge_bins(observed, groups), info

@@ -1,0 +1,43 @@
+"""Train BCE or INFERNO on the ingested tau+jets samples; save the model (.pt) and its ONNX export.
+
+  python scripts/cms_train.py --config results/cms_ttbar_taujets/config.json --method inferno \\
+      --ingested results/cms_ttbar_taujets/ingested/*.npz --out models/inferno.pt --onnx models/inferno.onnx \\
+      --history models/inferno_history.json
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sysaware.cli_util import load_run_config, setup
+from sysaware.cms.onnx_export import export_onnx
+from sysaware.cms.pipeline import load_samples
+from sysaware.cms.training import train
+from sysaware.io import write_json
+from sysaware.train.networks import save_model
+
+ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+ap.add_argument("--method", required=True, choices=["bce", "inferno"])
+ap.add_argument("--ingested", nargs="+", required=True, help="ingested .npz of every sample")
+ap.add_argument("--out", required=True, help="output model .pt")
+ap.add_argument("--onnx", required=True, help="output ONNX model")
+ap.add_argument("--history", required=True, help="output JSON: losses per epoch")
+ap.add_argument("--threads", type=int, default=1)
+a = ap.parse_args()
+log = setup(a.threads)
+cfg = load_run_config(a.config)
+samples, _ = load_samples(cfg, {Path(p).stem: p for p in a.ingested})
+
+
+def progress(epoch: int, train_loss: float, valid_loss: float) -> None:
+    log.info("epoch %d: train %.5g valid %.5g", epoch, train_loss, valid_loss)
+
+
+net, meta, hist = train(cfg, a.method, samples, progress)
+save_model(net, a.out, meta)
+check = export_onnx(net, a.onnx, samples)
+write_json(a.history, {"train": hist.train, "valid": hist.valid, "best_epoch": hist.best_epoch, "onnx_check": check})
+log.info("%s: best epoch %d, valid loss %.5g; ONNX max |diff| %.2g", a.method, hist.best_epoch, hist.best_valid,
+         check["max_abs_diff"])

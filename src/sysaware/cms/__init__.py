@@ -1,0 +1,1 @@
+"""CMS ttbar -> tau+jets analysis on NanoAOD: ingestion, selection, features and systematic variations."""

@@ -1,0 +1,128 @@
+"""Stages of the ``cms_ttbar_taujets`` analysis from the validated config: generate, ingest, load.
+
+Each function takes the config (and paths), so the Snakemake rules, the scripts and the tests
+run the same code.  Seeds derive from ``seed`` and the stage name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..seeding import derive_seed
+from .dataset import FitSample, fit_samples_of, load_ingested, merge_fit_samples, observed_features, save_ingested
+from .generator import TrueNuisances, generate_sample_files
+from .ingest import SampleIngestion, ingest_sample
+from .model import fit_samples
+from .qcd import control_selection, qcd_template
+from .samples import normalisation, sample_files, sum_of_weights
+from .selection import SelectionConfig
+from .truth import TRUTH_BRANCHES, ttbar_labels
+from .variations import SystematicsConfig, TESConfig
+
+
+def selection_config(cfg: Mapping[str, Any]) -> SelectionConfig:
+    """The selection of the config (published defaults for unset keys)."""
+    sel = dict(cfg["cms"]["selection"])
+    if "triggers" in sel:
+        sel["triggers"] = tuple(sel["triggers"])
+    return SelectionConfig.from_dict(sel)
+
+
+def systematics_config(cfg: Mapping[str, Any]) -> SystematicsConfig:
+    """Variation settings; the JER smearing seed derives from the config seed."""
+    return SystematicsConfig(seed=derive_seed(cfg["seed"], "jer") & 0x7FFFFFFF,
+                             tes=TESConfig(shift=float(cfg["cms"]["tes_shift"])))
+
+
+def truth(cfg: Mapping[str, Any]) -> TrueNuisances:
+    """True nuisance values of the generated pseudo-data."""
+    t = cfg["cms"]["generator"]["truth"]
+    return TrueNuisances(mu=float(t["mu"]), jes=float(t["jes"]), tes=float(t["tes"]))
+
+
+def generate(cfg: Mapping[str, Any], folder: str | Path) -> dict[str, Path]:
+    """Write the generator's NanoAOD files (every process of ``cms.generator.n_events`` and data)."""
+    gen = cfg["cms"]["generator"]
+    return generate_sample_files(folder, dict(gen["n_events"]), derive_seed(cfg["seed"], "cms_generator") & 0x7FFFFFFF,
+                                 float(cfg["cms"]["lumi_pb"]), truth(cfg))
+
+
+def config_sample(cfg: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The ``cms.samples`` entry called ``name``."""
+    for s in cfg["cms"]["samples"]:
+        if s["name"] == name:
+            return s
+    raise KeyError(f"cms.samples has no sample {name!r} (known: {[s['name'] for s in cfg['cms']['samples']]})")
+
+
+def ingest(cfg: Mapping[str, Any], name: str, generated_folder: str | Path) -> SampleIngestion:
+    """Selection, variations and features of one config sample (ttbar also gets ``is_taujets``)."""
+    s = config_sample(cfg, name)
+    is_mc = s["role"] not in ("data", "data-driven")
+    selection = selection_config(cfg)
+    if s["role"] == "data-driven":  # QCD from the 0-tag region of data
+        selection = control_selection(selection)
+    labels = {"event_labels": ttbar_labels, "label_branches": TRUTH_BRANCHES} if s.get("split_ttbar") else {}
+    result = ingest_sample(name, sample_files(s, generated_folder), selection=selection,
+                           systematics=systematics_config(cfg), is_mc=is_mc,
+                           step_size=int(cfg["cms"]["chunk_size"]), **labels)
+    if s["role"] == "data-driven":
+        result.arrays = {"nominal": qcd_template(result.arrays["nominal"], float(cfg["cms"]["qcd_mistag_rate"]))}
+    return result
+
+
+def write_ingestion(result: SampleIngestion, npz: str | Path, meta: str | Path, sumw: float | None) -> None:
+    """The arrays (``.npz``) and the bookkeeping JSON of one ingested sample."""
+    from ..io import write_json
+
+    save_ingested(npz, result.arrays)
+    write_json(meta, {
+        "sample": result.sample, "files": list(result.files), "is_mc": result.is_mc,
+        "n_events_read": result.n_events_read, "sum_gen_weight_read": result.sum_gen_weight,
+        "sum_weights": sumw, "btag_efficiencies": {str(k): v for k, v in result.btag_efficiencies.items()},
+        "seconds": result.seconds, "cutflows": result.cutflows,
+        "selected": {v: result.n_selected(v) for v in result.variations},
+    })
+
+
+def sample_sum_weights(cfg: Mapping[str, Any], name: str, generated_folder: str | Path) -> float | None:
+    """Sum of generator weights before any skim (config value, else the files' Runs trees); None for data."""
+    s = config_sample(cfg, name)
+    if s["role"] in ("data", "data-driven"):
+        return None
+    if "sum_weights" in s:
+        return float(s["sum_weights"])
+    return sum_of_weights(sample_files(s, generated_folder), name)
+
+
+def load_samples(
+    cfg: Mapping[str, Any], ingested: Mapping[str, str | Path]
+) -> tuple[dict[str, FitSample], np.ndarray]:
+    """Fit samples (normalised, split, paired) and the data's features from the ingested files.
+
+    ``ingested[name]`` is the ``.npz`` of config sample ``name``; its ``.json`` sits beside it.
+    """
+    out: dict[str, FitSample] = {}
+    observed = None
+    for s in cfg["cms"]["samples"]:
+        path = Path(ingested[s["name"]])
+        arrays = load_ingested(path)
+        if s["role"] == "data":
+            observed = observed_features(arrays)
+            continue
+        meta = json.loads(path.with_suffix(".json").read_text())
+        norm = normalisation(s, float(cfg["cms"]["lumi_pb"]), meta["sum_weights"])
+        for fs in fit_samples_of(s.get("fit_sample", s["name"]), arrays, norm, int(cfg["seed"]), cfg["cms"]["split"],
+                                 bool(s.get("split_ttbar", False))):
+            out[fs.name] = merge_fit_samples(out[fs.name], fs) if fs.name in out else fs
+    missing = [n for n in fit_samples(cfg) if n not in out]
+    if missing:
+        raise KeyError(f"no ingested events for fit samples {missing}")
+    if observed is None:
+        raise KeyError("cms.samples has no sample with role data")
+    return out, observed

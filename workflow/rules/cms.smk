@@ -1,0 +1,104 @@
+# CMS ttbar -> tau_h + jets on NanoAOD: (generator ->) ingestion per sample -> BCE / INFERNO
+# trainings -> templates and workspace per method (the fit stage of fit.smk takes over).
+
+
+rule cms_generate:
+    input:
+        config=rules.run_config.output[0],
+    output:
+        files=expand(f"{RESULTS}/generated/{{process}}.root", process=cms_generated_processes()),
+        samples=f"{RESULTS}/generated/samples.json",
+        truth=f"{RESULTS}/generated/data_truth.json",
+    params:
+        script=f"{SCRIPTS}/cms_generate.py",
+        folder=output_folder,
+    log:
+        f"{LOGS}/cms_generate.log",
+    benchmark:
+        f"{BENCH}/cms_generate.tsv"
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --out {params.folder} 2> {log}"
+
+
+rule cms_ingest:
+    input:
+        config=rules.run_config.output[0],
+        files=cms_sample_files,
+    output:
+        npz=f"{RESULTS}/ingested/{{sample}}.npz",
+        json=f"{RESULTS}/ingested/{{sample}}.json",
+    params:
+        script=f"{SCRIPTS}/cms_ingest.py",
+        generated=f"{RESULTS}/generated",
+    log:
+        f"{LOGS}/cms_ingest_{{sample}}.log",
+    benchmark:
+        f"{BENCH}/cms_ingest_{{sample}}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --sample {wildcards.sample}"
+        " --generated {params.generated} --out {output.npz} 2> {log}"
+
+
+rule cms_train:
+    input:
+        config=rules.run_config.output[0],
+        ingested=cms_ingested(),
+    output:
+        model=f"{RESULTS}/models/{{method}}/repeat0.pt",
+        onnx=f"{RESULTS}/models/{{method}}/repeat0.onnx",
+        history=f"{RESULTS}/models/{{method}}/repeat0_history.json",
+    wildcard_constraints:
+        method=r"bce|inferno",
+    threads: config["threads"]
+    params:
+        script=f"{SCRIPTS}/cms_train.py",
+    log:
+        f"{LOGS}/train/{{method}}.log",
+    benchmark:
+        f"{BENCH}/train/{{method}}.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --method {wildcards.method} --ingested {input.ingested}"
+        " --threads {threads} --out {output.model} --onnx {output.onnx} --history {output.history} 2> {log}"
+
+
+checkpoint cms_fit_inputs:
+    # a checkpoint: the impact jobs are one per nuisance left in the (pruned) workspace
+    input:
+        config=rules.run_config.output[0],
+        ingested=cms_ingested(),
+        model=rules.cms_train.output.model,
+    output:
+        workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
+        info=f"{RESULTS}/fit/{{method}}/fit_inputs.json",
+        pruning=f"{RESULTS}/fit/{{method}}/pruning.json",
+    wildcard_constraints:
+        method=r"bce|inferno",
+    params:
+        script=f"{SCRIPTS}/cms_fit_inputs.py",
+    log:
+        f"{LOGS}/fit/{{method}}_inputs.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_inputs.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --model {input.model} --ingested {input.ingested}"
+        " --workspace {output.workspace} --info {output.info} --pruning {output.pruning} 2> {log}"
