@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# the same examples on every run (CI included): a failure is reproducible, never a lottery
+settings.register_profile("sysaware", derandomize=True)
+settings.load_profile("sysaware")
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -213,3 +213,14 @@ def test_data_driven_qcd_is_the_reweighted_zero_tag_region(analysis, tmp_path):
     else:
         assert not set(qcd["event"].tolist()) & set(data["event"].tolist())
     assert sample_sum_weights(cfg, "qcd", gen) is None
+
+
+def test_remote_paths_stay_urls_and_missing_local_files_are_named(tmp_path):
+    from sysaware.cms.nanoevents import IngestionError, open_tree, source_name
+
+    url = "https://xrootd-local.unl.edu:1094//store/user/AGC/nanoAOD/a.root"
+    assert source_name(url) == url  # a pathlib.Path would collapse '//' and break the URL
+    assert source_name("root://eospublic.cern.ch//eos/x.root") == "root://eospublic.cern.ch//eos/x.root"
+    assert source_name("./data/../x.root") == "data/../x.root"
+    with pytest.raises(IngestionError, match="not found: .*missing.root"):
+        open_tree(tmp_path / "missing.root")

@@ -44,6 +44,9 @@ def test_parity_nll_gradient_hessian_random_point(case):
     cfg, nbins, seed = case
     model, tpl, ttpl, view = _build(cfg, nbins, seed)
     pars = smooth_point(model, seed)
+    # central differences (step 0.02) resolve the NLL only where no bin expects almost nothing:
+    # at nu ~ 0.6 (reachable with code0's linear extrapolation) their error reaches 1e-5
+    assume(float(model.expected(torch.tensor(pars), ttpl).min()) > 5.0)
     rng = np.random.default_rng(seed + 2)
     data = np.round(model.expected(torch.tensor(pars), ttpl).numpy() * rng.uniform(0.8, 1.2, nbins))
 

@@ -21,15 +21,20 @@ TINY = {
 }
 
 
+def run_workflow(repo, config_path) -> subprocess.CompletedProcess:
+    """``snakemake --cores 2 --configfile config_path`` from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(config_path)],
+        cwd=repo, capture_output=True, text=True, timeout=900, env=snakemake_env(),
+    )
+
+
 @pytest.mark.workflow
 def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     cfg = TINY | {"results_dir": str(tmp_path / "results"), "reference_dir": str(shared_reference)}
     cfg_path = tmp_path / "tiny.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
-    res = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(cfg_path)],
-        cwd=repo, capture_output=True, text=True, timeout=900, env=snakemake_env(),
-    )
+    res = run_workflow(repo, cfg_path)
     assert res.returncode == 0, res.stderr[-4000:]
     out = tmp_path / "results" / "inferno_benchmark"
     table = json.loads((out / "paper_table.json").read_text())
@@ -74,10 +79,7 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
             entry[key] = entry[key].replace("results/inferno_benchmark/fit/bce", str(out / "fit" / method))
     refit_path = tmp_path / "refit.yaml"
     refit_path.write_text(yaml.safe_dump(refit))
-    res = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(refit_path)],
-        cwd=repo, capture_output=True, text=True, timeout=900, env=snakemake_env(),
-    )
+    res = run_workflow(repo, refit_path)
     assert res.returncode == 0, res.stderr[-4000:]
     for method in ("bce", "inferno_bm3"):
         ours = json.loads((tmp_path / "results" / "refit" / "fit" / method / "fit_results.json").read_text())
@@ -100,10 +102,7 @@ def test_tiny_cms_workflow_end_to_end(repo, tmp_path):
     cfg["cms"]["norm_systematics"] = {k: cfg["cms"]["norm_systematics"][k] for k in ("lumi", "xsec_ttbar")}
     path = tmp_path / "cms.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    res = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--nolock", "--cores", "2", "--configfile", str(path)],
-        cwd=repo, capture_output=True, text=True, timeout=900, env=snakemake_env(),
-    )
+    res = run_workflow(repo, path)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = tmp_path / "results" / "cms_ttbar_taujets"
     for sample in ("ttbar", "single_top", "wjets", "dy", "qcd", "data"):

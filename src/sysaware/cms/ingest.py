@@ -35,7 +35,7 @@ from .nanoevents import (
     iterate_events,
     scan_files,
 )
-from .selection import CUT_NAMES, CutFlow, SelectionConfig, select_events
+from .selection import CUT_NAMES, CutFlow, SelectionConfig, object_independent_cuts, select_events
 from .variations import (
     MC_BRANCHES,
     OPTIONAL_WEIGHT_BRANCHES,
@@ -153,9 +153,10 @@ def ingest_sample(
         sum_gen += float(gen["gen"].sum())
         nominal = nominal_objects(events, systematics, is_mc)
         labels = event_labels(events) if event_labels is not None else {}
+        fixed = object_independent_cuts(events, selection)  # the same for every variation
         for var in variations:
             objs = varied_objects(events, var, systematics, is_mc, nominal=nominal)
-            sel = select_events(with_objects(events, objs), selection, gen["gen"])
+            sel = select_events(with_objects(events, objs), selection, gen["gen"], fixed_cuts=fixed)
             flows[var].add(sel.cutflow)
             m = sel.mask
             if measure and var == "nominal":

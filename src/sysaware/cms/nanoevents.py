@@ -63,16 +63,23 @@ def _quiet_schema() -> Iterator[None]:
         yield
 
 
-def open_tree(path: str | Path, treepath: str = TREE_NAME) -> tuple[Any, Any]:
-    """Open ``path`` with uproot and return ``(file, tree)``; :class:`IngestionError` if impossible.
+def source_name(path: str | Path) -> str:
+    """A local path normalised, a URL (``root://``, ``https://``...) kept as it is."""
+    text = str(path)
+    return text if "://" in text else str(Path(text))
 
-    The caller closes the file (``file.close()``).
+
+def open_tree(path: str | Path, treepath: str = TREE_NAME) -> tuple[Any, Any]:
+    """Open ``path`` (a local file or a URL uproot can read) and return ``(file, tree)``.
+
+    :class:`IngestionError` if impossible; the caller closes the file (``file.close()``).
     """
-    p = Path(path)
-    if not p.exists():
-        raise IngestionError(f"NanoAOD file not found: {p}")
-    if not p.is_file():
-        raise IngestionError(f"NanoAOD input is not a regular file: {p}")
+    p = source_name(path)
+    if "://" not in p:
+        if not Path(p).exists():
+            raise IngestionError(f"NanoAOD file not found: {p}")
+        if not Path(p).is_file():
+            raise IngestionError(f"NanoAOD input is not a regular file: {p}")
     try:
         f = uproot.open(p)
     except Exception as exc:  # uproot raises ValueError, OSError, struct.error, ... on junk
@@ -182,11 +189,11 @@ def scan_files(
     required = list(dict.fromkeys([*EVENT_ID_BRANCHES, *required]))
     entries: dict[str, int] = {}
     present = set(optional)
-    for p in (Path(p) for p in paths):
+    for p in (source_name(p) for p in paths):
         f, tree = open_tree(p, treepath)
         try:
             check_branches(tree, p, required)
-            entries[str(p)] = int(tree.num_entries)
+            entries[p] = int(tree.num_entries)
             present &= set(tree.keys())
         finally:
             f.close()
@@ -208,7 +215,7 @@ def iterate_events(
     branches present in every file are preloaded.  Each file stays open while its chunks are
     consumed; materialise what you keep (numpy) before asking for the next chunk.
     """
-    paths = [Path(p) for p in paths]
+    paths = [source_name(p) for p in paths]
     if scan is None:
         scan = scan_files(paths, branches, optional, treepath)
     wanted = list(dict.fromkeys([*EVENT_ID_BRANCHES, *branches, *scan.optional_present]))
@@ -216,8 +223,8 @@ def iterate_events(
         f, tree = open_tree(p, treepath)
         try:
             preload = _counts_branches(wanted, set(tree.keys()))
-            for start, stop in chunk_ranges(scan.entries[str(p)], step_size):
-                yield Chunk(str(p), start, stop), events_from_tree(f, p, start, stop, preload, treepath)
+            for start, stop in chunk_ranges(scan.entries[p], step_size):
+                yield Chunk(p, start, stop), events_from_tree(f, p, start, stop, preload, treepath)
         finally:
             f.close()
 
@@ -250,7 +257,7 @@ def bare_read(
     ``n_bytes`` is the in-memory size of what was read.  ``check=False`` skips the file checks
     (when the caller has just run :func:`scan_files`); they are not part of the timing anyway.
     """
-    paths = [Path(p) for p in paths]
+    paths = [source_name(p) for p in paths]
     required = list(dict.fromkeys([*EVENT_ID_BRANCHES, *branches]))
     if check:
         scan_files(paths, required, treepath=treepath)  # same checks and messages as the ingestion

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io import write_json
 from ..seeding import derive_seed
 from .dataset import FitSample, fit_samples_of, load_ingested, merge_fit_samples, observed_features, save_ingested
 from .generator import TrueNuisances, generate_sample_files
@@ -78,8 +79,6 @@ def ingest(cfg: Mapping[str, Any], name: str, generated_folder: str | Path) -> S
 
 def write_ingestion(result: SampleIngestion, npz: str | Path, meta: str | Path, sumw: float | None) -> None:
     """The arrays (``.npz``) and the bookkeeping JSON of one ingested sample."""
-    from ..io import write_json
-
     save_ingested(npz, result.arrays)
     write_json(meta, {
         "sample": result.sample, "files": list(result.files), "is_mc": result.is_mc,

@@ -239,12 +239,24 @@ def _flag(events: Any, name: str) -> Any:
     return events[name]
 
 
-def select_events(events: Any, cfg: SelectionConfig, weights: np.ndarray | None = None) -> SelectionResult:
+def object_independent_cuts(events: Any, cfg: SelectionConfig) -> dict[str, np.ndarray]:
+    """The cuts no jet/tau/MET variation changes (trigger, lepton veto): computed once per chunk."""
+    return {"trigger": trigger_mask(events, cfg), "lepton_veto": veto_leptons(events, cfg)}
+
+
+def select_events(
+    events: Any,
+    cfg: SelectionConfig,
+    weights: np.ndarray | None = None,
+    fixed_cuts: dict[str, np.ndarray] | None = None,
+) -> SelectionResult:
     """Apply the full selection to NanoEvents ``events`` (whose Jet/Tau/MET may be shifted).
 
     ``weights`` (per event, e.g. ``genWeight``) fill the weighted cut flow; default 1.
+    ``fixed_cuts`` are :func:`object_independent_cuts` of the same events, when already known.
     """
     n = len(events)
+    fixed = object_independent_cuts(events, cfg) if fixed_cuts is None else fixed_cuts
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     taus = select_taus(events.Tau, cfg)
     jets = select_jets(events.Jet, taus, cfg)
@@ -256,11 +268,11 @@ def select_events(events: Any, cfg: SelectionConfig, weights: np.ndarray | None 
 
     cuts = {
         "all": np.ones(n, dtype=bool),
-        "trigger": trigger_mask(events, cfg),
+        "trigger": fixed["trigger"],
         "n_jets": n_jet >= cfg.n_jets_min,
         "n_lead_jets": n_lead >= cfg.n_lead_jets_min,
         "one_tau": n_tau == cfg.n_taus,
-        "lepton_veto": veto_leptons(events, cfg),
+        "lepton_veto": fixed["lepton_veto"],
         "met": met > cfg.met_min,
         "btag": n_btag >= cfg.n_btag_min,
     }

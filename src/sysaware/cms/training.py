@@ -93,17 +93,17 @@ def inferno_templates(
         x = p.x if idx is None else p.x[idx]
         w = p.w if idx is None else p.w[idx]
         logits = net(x)
-        nominal[name] = softmax_histogram(logits, w, temperature).double() * (p.yield_nominal / w.sum().double().clamp_min(1e-300))
+        scale = p.yield_nominal / w.sum().double().clamp_min(1e-300)  # batch -> the sample's expected yield
+        nominal[name] = softmax_histogram(logits, w, temperature).double() * scale
         # sum of squared weights of the whole split, estimated from the batch (the staterror's input)
         frac = 1.0 if idx is None else len(p) / max(len(idx), 1)
-        scale = p.yield_nominal / w.sum().double().clamp_min(1e-300)
         sumw2[name] = softmax_histogram(logits, w * w, temperature).double() * scale**2 / frac
         for syst in systematics:
             for side, store in (("up", up), ("down", down)):
                 key = f"{syst}_{side}"
-                if key in p.wvar:  # weight-level: same events, varied weights, same scale as nominal
+                if key in p.wvar:  # weight-level: same events (same outputs), varied weights, nominal's scale
                     wv = p.wvar[key] if idx is None else p.wvar[key][idx]
-                    store[syst][name] = _soft(net, x, wv, p.yield_nominal * float(wv.sum() / w.sum()), temperature)
+                    store[syst][name] = softmax_histogram(logits, wv, temperature).double() * scale
                 elif key in p.shifted:
                     have, xs, ws, total = p.shifted[key]
                     if idx is not None:  # the batch's events that have a shifted copy
