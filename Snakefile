@@ -33,6 +33,7 @@ else:
 
 
 include: "workflow/rules/fit.smk"
+include: "workflow/rules/toys.smk"
 
 
 rule all:

@@ -1,0 +1,1 @@
+"""The seed talks' toy problems, with closed forms where they have them."""

@@ -1,0 +1,21 @@
+# The seed talks' toy figures, for any config: snakemake --cores 1 <results_dir>/toys/classifier_output.png
+
+
+rule toy_classifier_output:
+    output:
+        png=report(
+            f"{config['results_dir']}/toys/classifier_output.png",
+            category="toys",
+            caption="../report/toy_classifier_output.rst",
+        ),
+        json=f"{config['results_dir']}/toys/classifier_output.json",
+    params:
+        script=f"{SCRIPTS}/toy_classifier_output.py",
+    log:
+        f"{config['results_dir']}/toys/logs/classifier_output.log",
+    benchmark:
+        f"{config['results_dir']}/toys/benchmarks/classifier_output.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --png {output.png} --json {output.json} 2> {log}"
