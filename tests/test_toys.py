@@ -54,3 +54,65 @@ def test_figure_and_numbers(tmp_path):
         fine = np.linspace(0, 0.999, 20_000)
         assert r["best_ams"] == pytest.approx(co.ams_curve(fine, r["alpha"]).max(), rel=2e-3)
     json.dumps(numbers)
+
+
+def test_pivot_classifier_output_becomes_independent_of_z():
+    from sysaware.toys.pivot import PivotSettings, ks_distance, outputs_at, train_pivot
+
+    ks = {}
+    for lam in (0.0, 10.0):
+        f = train_pivot(2, PivotSettings(lam=lam, steps=500, n_train=20_000, adversary_steps=10))
+        ks[lam] = ks_distance(outputs_at(f, 2, -1.0, 5000), outputs_at(f, 2, 1.0, 5000))
+    assert ks[0.0] > 0.4  # the plain classifier's signal output moves with z
+    assert ks[10.0] < 0.5 * ks[0.0]  # the adversary removes most of that dependence
+
+
+def test_ks_distance_against_scipy():
+    from scipy.stats import ks_2samp
+
+    from sysaware.toys.pivot import ks_distance
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=700), rng.normal(0.3, 1.2, size=900)
+    assert ks_distance(a, b) == pytest.approx(ks_2samp(a, b).statistic, abs=1e-12)
+
+
+def _dcor_sq_reference(x: np.ndarray, y: np.ndarray) -> float:
+    """Textbook sample distance correlation (Szekely et al. 2007), plain loops."""
+    n = len(x)
+
+    def centred(v):
+        d = [[abs(v[i] - v[j]) for j in range(n)] for i in range(n)]
+        row = [sum(r) / n for r in d]
+        grand = sum(row) / n
+        return [[d[i][j] - row[i] - row[j] + grand for j in range(n)] for i in range(n)]
+
+    a, b = centred(x), centred(y)
+
+    def dcov(p, q):
+        return sum(p[i][j] * q[i][j] for i in range(n) for j in range(n)) / n**2
+
+    return dcov(a, b) / np.sqrt(dcov(a, a) * dcov(b, b))
+
+
+def test_disco_penalty_equals_the_reference_distance_correlation():
+    import torch
+
+    from sysaware.train.disco import distance_correlation_sq
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=60)
+    y = x**2 + 0.3 * rng.normal(size=60)  # dependent, hardly correlated linearly
+    got = float(distance_correlation_sq(torch.tensor(x), torch.tensor(y)))
+    assert got == pytest.approx(_dcor_sq_reference(x, y), rel=1e-10)
+    # integer weights = repeated events
+    w = rng.integers(1, 4, size=60)
+    weighted = float(distance_correlation_sq(torch.tensor(x), torch.tensor(y), torch.tensor(w, dtype=torch.float64)))
+    assert weighted == pytest.approx(_dcor_sq_reference(np.repeat(x, w), np.repeat(y, w)), rel=1e-10)
+    # limits, and a gradient for training
+    assert float(distance_correlation_sq(torch.tensor(x), torch.tensor(3 * x + 1))) == pytest.approx(1.0)
+    xt = torch.tensor(rng.normal(size=400), requires_grad=True)
+    independent = distance_correlation_sq(xt, torch.tensor(rng.normal(size=400)))
+    assert float(independent) < 0.02
+    independent.backward()
+    assert torch.isfinite(xt.grad).all()

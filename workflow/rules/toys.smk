@@ -19,3 +19,25 @@ rule toy_classifier_output:
         "../../envs/sysaware.yaml"
     shell:
         "python {params.script} --png {output.png} --json {output.json} 2> {log}"
+
+
+rule toy_pivot:
+    output:
+        png=report(
+            f"{config['results_dir']}/toys/pivot.png",
+            category="toys",
+            caption="../report/toy_pivot.rst",
+        ),
+        json=f"{config['results_dir']}/toys/pivot.json",
+    params:
+        script=f"{SCRIPTS}/toy_pivot.py",
+        seed=config["seed"],
+    threads: 1
+    log:
+        f"{config['results_dir']}/toys/logs/pivot.log",
+    benchmark:
+        f"{config['results_dir']}/toys/benchmarks/pivot.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --seed {params.seed} --threads {threads} --png {output.png} --json {output.json} 2> {log}"

@@ -16,6 +16,16 @@ import numpy as np  # noqa: E402
 from . import classifier_output as co  # noqa: E402
 
 
+def _save(fig: Any, png: str | Path) -> None:
+    """Write ``fig`` to ``png`` through a temporary file (no half-written figure) and close it."""
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = png.with_name(png.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(png)
+
+
 def classifier_output_toy(alphas: Sequence[float], png: str | Path, n_thresholds: int = 501) -> dict[str, Any]:
     """ROC and AMS versus threshold of the analytic toy for each alpha; writes ``png``, returns the numbers.
 
@@ -43,10 +53,32 @@ def classifier_output_toy(alphas: Sequence[float], png: str | Path, n_thresholds
     ax_ams.legend(fontsize=14)
     fig.suptitle(r"$S(x) = e^x/(e-1)$, $B(x) = \alpha e^{-\alpha x}/(1-e^{-\alpha})$", fontsize=16)
     fig.tight_layout()
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(png.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(png)
+    _save(fig, png)
     return {"n_signal": co.N_SIGNAL, "n_background": co.N_BACKGROUND, "b_reg": co.B_REG, "alphas": rows}
+
+
+def pivot_toy(seed: int, png: str | Path, lam: float = 10.0) -> dict[str, Any]:
+    """f(X) of signal at z = -1, 0, +1 without (lambda = 0) and with the adversary; writes ``png``.
+
+    Returns the KS distance between z = -1 and z = +1 and the mean f(X) per z for each training.
+    """
+    from .pivot import PivotSettings, ks_distance, outputs_at, train_pivot
+
+    plt.style.use(mplhep.style.ROOT)
+    fig, axes = plt.subplots(1, 2, figsize=(16, 7), sharey=True)
+    numbers: dict[str, Any] = {"seed": seed, "lambda": lam}
+    bins = np.linspace(0.0, 1.0, 41)
+    for ax, (label, value) in zip(axes, (("plain", 0.0), ("pivot", lam))):
+        f = train_pivot(seed, PivotSettings(lam=value))
+        out = {z: outputs_at(f, seed, z) for z in (-1.0, 0.0, 1.0)}
+        for z, values in out.items():
+            ax.hist(values, bins=bins, histtype="step", density=True, linewidth=2, label=f"Z = {z:+g}")
+        ks = ks_distance(out[-1.0], out[1.0])
+        numbers[label] = {"lambda": value, "ks_z-1_z+1": ks, "mean_f": {f"{z:+g}": float(v.mean()) for z, v in out.items()}}
+        ax.set_title(f"lambda = {value:g}: KS(Z=-1, Z=+1) = {ks:.3f}", fontsize=16)
+        ax.set_xlabel("f(X), signal")
+        ax.legend(fontsize=14)
+    axes[0].set_ylabel("density")
+    fig.tight_layout()
+    _save(fig, png)
+    return numbers

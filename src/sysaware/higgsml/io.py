@@ -1,0 +1,247 @@
+"""Readers for the HiggsML H->tau tau data sets.
+
+Two formats are supported:
+
+* the ATLAS 2014 HiggsML challenge CSV (CERN Open Data record 328), columns ``EventId``,
+  ``DER_*``, ``PRI_*``, ``Weight``, ``Label`` (``s``/``b``), ``KaggleSet``, ``KaggleWeight``;
+  ``-999.0`` marks an undefined value (:data:`ATLAS_UNDEFINED`).  Plain or gzip-compressed
+  (detected from the content, not the suffix), local path or URL (anything pandas can open).
+* the FAIR-Universe HiggsML uncertainty-challenge parquet, columns ``PRI_*``, ``DER_*``,
+  ``weights``, ``labels`` (0/1), ``detailed_labels`` (``htautau``, ``ztautau``, ``ttbar``,
+  ``diboson``); ``-25`` marks an undefined value (:data:`FAIR_UNDEFINED`).  The tau is called
+  ``had`` there (``PRI_had_pt``, ``DER_deltar_had_lep``...) and the jet multiplicity
+  ``PRI_n_jets``; the native names are kept.  The file has no event id: the row number is used.
+
+Undefined values
+----------------
+Both sentinels are replaced by :data:`UNDEFINED` (``NaN``) in the returned feature arrays, so
+downstream code can never use -999 or -25 as a number by accident; ``events.undefined[name]``
+(or :meth:`HiggsMLEvents.undefined_mask`) is the boolean mask of the entries that were
+undefined in the file.  A genuine NaN or infinity in the file (not the sentinel) is an error.
+
+Bad input (missing file, missing required column, non-finite weight / label / id / feature,
+label other than s/b or 0/1) raises :class:`HiggsMLInputError`, whose message names the file
+and the column.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+UNDEFINED = np.nan
+"""What an undefined feature value becomes in the returned arrays."""
+ATLAS_UNDEFINED = -999.0
+"""Sentinel for an undefined value in the ATLAS 2014 CSV."""
+FAIR_UNDEFINED = -25.0
+"""Sentinel for an undefined value in the FAIR-Universe parquet."""
+
+ATLAS_FEATURES: tuple[str, ...] = (
+    "DER_mass_MMC", "DER_mass_transverse_met_lep", "DER_mass_vis", "DER_pt_h",
+    "DER_deltaeta_jet_jet", "DER_mass_jet_jet", "DER_prodeta_jet_jet", "DER_deltar_tau_lep",
+    "DER_pt_tot", "DER_sum_pt", "DER_pt_ratio_lep_tau", "DER_met_phi_centrality",
+    "DER_lep_eta_centrality", "PRI_tau_pt", "PRI_tau_eta", "PRI_tau_phi", "PRI_lep_pt",
+    "PRI_lep_eta", "PRI_lep_phi", "PRI_met", "PRI_met_phi", "PRI_met_sumet", "PRI_jet_num",
+    "PRI_jet_leading_pt", "PRI_jet_leading_eta", "PRI_jet_leading_phi", "PRI_jet_subleading_pt",
+    "PRI_jet_subleading_eta", "PRI_jet_subleading_phi", "PRI_jet_all_pt",
+)
+"""The 30 features of the ATLAS 2014 CSV, in file order."""
+
+FAIR_FEATURES: tuple[str, ...] = (
+    "PRI_lep_pt", "PRI_lep_eta", "PRI_lep_phi", "PRI_had_pt", "PRI_had_eta", "PRI_had_phi",
+    "PRI_jet_leading_pt", "PRI_jet_leading_eta", "PRI_jet_leading_phi", "PRI_jet_subleading_pt",
+    "PRI_jet_subleading_eta", "PRI_jet_subleading_phi", "PRI_n_jets", "PRI_jet_all_pt", "PRI_met",
+    "PRI_met_phi", "DER_mass_transverse_met_lep", "DER_mass_vis", "DER_pt_h",
+    "DER_deltaeta_jet_jet", "DER_mass_jet_jet", "DER_prodeta_jet_jet", "DER_deltar_had_lep",
+    "DER_pt_tot", "DER_sum_pt", "DER_pt_ratio_lep_had", "DER_met_phi_centrality",
+    "DER_lep_eta_centrality",
+)
+"""The 28 features of the FAIR-Universe parquet, in file order."""
+
+
+class HiggsMLInputError(ValueError):
+    """A HiggsML input file is missing, lacks a column or holds an invalid value."""
+
+
+@dataclass(frozen=True)
+class HiggsMLEvents:
+    """Events of a HiggsML file as numpy arrays (one entry per event, same order as the file).
+
+    ``features`` maps every ``PRI_*``/``DER_*`` name to a float64 array, NaN where undefined;
+    ``undefined`` maps the same names to the boolean mask of the undefined entries.
+    ``label`` is 1 for signal, 0 for background; ``detailed_label`` is the process name
+    (FAIR-Universe) or None (ATLAS CSV).  ``extra`` holds other per-event columns
+    (``KaggleSet``, ``KaggleWeight`` of the ATLAS CSV).
+    """
+
+    features: dict[str, np.ndarray]
+    weight: np.ndarray
+    label: np.ndarray
+    event_id: np.ndarray
+    source: str
+    detailed_label: np.ndarray | None = None
+    undefined: dict[str, np.ndarray] = field(default_factory=dict)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.weight.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_events
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.features)
+
+    def undefined_mask(self, name: str) -> np.ndarray:
+        """Boolean mask of the events where feature ``name`` is undefined (NaN)."""
+        if name in self.undefined:
+            return self.undefined[name]
+        return np.isnan(self.features[name])
+
+    def select(self, mask: np.ndarray) -> HiggsMLEvents:
+        """The events where ``mask`` (boolean, one per event, or an index array) is set."""
+        mask = np.asarray(mask)
+
+        def take(d: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {k: v[mask] for k, v in d.items()}
+
+        return HiggsMLEvents(
+            features=take(self.features), weight=self.weight[mask], label=self.label[mask],
+            event_id=self.event_id[mask], source=self.source,
+            detailed_label=None if self.detailed_label is None else self.detailed_label[mask],
+            undefined=take(self.undefined), extra=take(self.extra),
+        )
+
+    def with_features(self, features: Mapping[str, np.ndarray], kept: np.ndarray | None = None) -> HiggsMLEvents:
+        """These events restricted to ``kept`` (if given), with ``features`` replacing the features."""
+        base = self if kept is None else self.select(kept)
+        feats = {k: np.asarray(v, dtype=np.float64) for k, v in features.items()}
+        return HiggsMLEvents(
+            features=feats, weight=base.weight, label=base.label, event_id=base.event_id,
+            source=base.source, detailed_label=base.detailed_label,
+            undefined={k: np.isnan(v) for k, v in feats.items()}, extra=base.extra,
+        )
+
+
+def _is_url(path: str | os.PathLike[str]) -> bool:
+    return "://" in str(path)
+
+
+def _check_exists(path: str | os.PathLike[str]) -> None:
+    if not _is_url(path) and not Path(path).is_file():
+        raise HiggsMLInputError(f"{path}: file not found")
+
+
+def _require(columns, required, path) -> None:
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise HiggsMLInputError(f"{path}: missing required column(s) {', '.join(missing)}")
+
+
+def _finite(values: np.ndarray, path, column: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise HiggsMLInputError(
+            f"{path}: column {column} has {int(bad.sum())} non-finite value(s) "
+            f"(first at data row {i}: {arr[i]!r})"
+        )
+    return arr
+
+
+def _features(df, names, sentinel: float, path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    feats: dict[str, np.ndarray] = {}
+    undef: dict[str, np.ndarray] = {}
+    for name in names:
+        try:
+            raw = df[name].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise HiggsMLInputError(f"{path}: column {name} is not numeric ({exc})") from exc
+        raw = _finite(raw, path, name)
+        mask = raw == sentinel
+        arr = raw.copy()
+        arr[mask] = UNDEFINED
+        feats[name] = arr
+        undef[name] = mask
+    return feats, undef
+
+
+def _compression(path) -> str | None:
+    if _is_url(path):
+        return "infer"
+    with open(path, "rb") as fh:
+        return "gzip" if fh.read(2) == b"\x1f\x8b" else None
+
+
+def read_higgsml_csv(path_or_url: str | os.PathLike[str]) -> HiggsMLEvents:
+    """Read the ATLAS 2014 HiggsML CSV (plain or gzip, path or URL).
+
+    Returns the 30 features (-999.0 -> NaN, see the module docstring), ``weight`` (column
+    ``Weight``), ``label`` (``s`` -> 1, ``b`` -> 0), ``event_id`` (``EventId``), and, when
+    present, ``KaggleSet`` / ``KaggleWeight`` in ``extra``.  ``detailed_label`` is None.
+    """
+    import pandas as pd
+
+    _check_exists(path_or_url)
+    try:
+        df = pd.read_csv(path_or_url, compression=_compression(path_or_url), low_memory=False)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise HiggsMLInputError(f"{path_or_url}: cannot read as CSV ({exc})") from exc
+    _require(df.columns, ("EventId", *ATLAS_FEATURES, "Weight", "Label"), path_or_url)
+    feats, undef = _features(df, ATLAS_FEATURES, ATLAS_UNDEFINED, path_or_url)
+    weight = _finite(pd.to_numeric(df["Weight"], errors="coerce").to_numpy(), path_or_url, "Weight")
+    event_id = _finite(pd.to_numeric(df["EventId"], errors="coerce").to_numpy(), path_or_url, "EventId")
+    lab = df["Label"].astype(str).str.strip().to_numpy()
+    ok = (lab == "s") | (lab == "b")
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise HiggsMLInputError(f"{path_or_url}: column Label must be 's' or 'b' (data row {i}: {lab[i]!r})")
+    extra: dict[str, np.ndarray] = {}
+    if "KaggleSet" in df.columns:
+        extra["KaggleSet"] = df["KaggleSet"].astype(str).to_numpy()
+    if "KaggleWeight" in df.columns:
+        extra["KaggleWeight"] = pd.to_numeric(df["KaggleWeight"], errors="coerce").to_numpy(dtype=np.float64)
+    return HiggsMLEvents(
+        features=feats, weight=weight, label=(lab == "s").astype(np.int8),
+        event_id=event_id.astype(np.int64), source=str(path_or_url), detailed_label=None,
+        undefined=undef, extra=extra,
+    )
+
+
+def read_fair_universe_parquet(path: str | os.PathLike[str]) -> HiggsMLEvents:
+    """Read a FAIR-Universe HiggsML parquet file.
+
+    Returns every ``PRI_*``/``DER_*`` column present (-25 -> NaN; at least
+    :data:`FAIR_FEATURES` are required), ``weight`` (``weights``), ``label`` (``labels``, 0/1),
+    ``detailed_label`` (``detailed_labels``, str, when present) and ``event_id`` (the row
+    number: the format has no id column).
+    """
+    import pandas as pd
+
+    _check_exists(path)
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise HiggsMLInputError(f"{path}: cannot read as parquet ({exc})") from exc
+    _require(df.columns, (*FAIR_FEATURES, "weights", "labels"), path)
+    names = [c for c in df.columns if c.startswith(("PRI_", "DER_"))]
+    feats, undef = _features(df, names, FAIR_UNDEFINED, path)
+    weight = _finite(df["weights"].to_numpy(dtype=np.float64), path, "weights")
+    labels = _finite(df["labels"].to_numpy(dtype=np.float64), path, "labels")
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise HiggsMLInputError(f"{path}: column labels must be 0 or 1")
+    detailed = None
+    if "detailed_labels" in df.columns:
+        detailed = df["detailed_labels"].astype(str).to_numpy()
+    return HiggsMLEvents(
+        features=feats, weight=weight, label=labels.astype(np.int8),
+        event_id=np.arange(len(df), dtype=np.int64), source=str(path),
+        detailed_label=detailed, undefined=undef,
+    )
