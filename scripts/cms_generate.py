@@ -5,13 +5,10 @@
 
 from __future__ import annotations
 
-import argparse
-
-from sysaware.cli_util import load_run_config, setup
+from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.cms.pipeline import generate
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+ap = config_parser(__doc__)
 ap.add_argument("--out", required=True, help="output folder")
 a = ap.parse_args()
 log = setup(1)

@@ -7,14 +7,12 @@ Writes the arrays (.npz) and, beside them, the cut flows and bookkeeping (.json)
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from sysaware.cli_util import load_run_config, setup
+from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.cms.pipeline import ingest, sample_sum_weights, write_ingestion
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+ap = config_parser(__doc__)
 ap.add_argument("--sample", required=True, help="name of a cms.samples entry")
 ap.add_argument("--generated", required=True, help="folder of the generator's files")
 ap.add_argument("--out", required=True, help="output .npz (its .json goes beside it)")

@@ -7,18 +7,16 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from sysaware.cli_util import load_run_config, setup
+from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.cms.onnx_export import export_onnx
 from sysaware.cms.pipeline import load_samples
 from sysaware.cms.training import train
 from sysaware.io import write_json
 from sysaware.train.networks import save_model
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+ap = config_parser(__doc__)
 ap.add_argument("--method", required=True, choices=["bce", "inferno"])
 ap.add_argument("--ingested", nargs="+", required=True, help="ingested .npz of every sample")
 ap.add_argument("--out", required=True, help="output model .pt")

@@ -10,16 +10,14 @@ pruning report and, next to them in inputs/, the cabinetry config and collected 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from sysaware.cli_util import load_run_config, setup
+from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.io import write_json
 from sysaware.refit import RefitConfigError, refit_cabinetry_config
 from sysaware.stats.workspace_build import workspace_from_cabinetry_config
 
-ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+ap = config_parser(__doc__)
 ap.add_argument("--fit", required=True, help="name of the entry in refit.fits")
 ap.add_argument("--workspace", required=True, help="output pyhf workspace JSON")
 ap.add_argument("--pruning", required=True, help="output pruning report JSON")

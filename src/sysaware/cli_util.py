@@ -30,10 +30,16 @@ def load_run_config(path: str | Path) -> dict[str, Any]:
     return blob["config"]
 
 
+def config_parser(doc: str | None) -> argparse.ArgumentParser:
+    """Argument parser of a stage script: its docstring as help, and --config (the run config JSON)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+    return ap
+
+
 def run_parser(doc: str | None) -> argparse.ArgumentParser:
     """Argument parser with the options every benchmark stage shares: --config, --data, --threads."""
-    ap = argparse.ArgumentParser(description=doc)
-    ap.add_argument("--config", required=True, help="run config JSON (rule run_config)")
+    ap = config_parser(doc)
     ap.add_argument("--data", required=True, help="events .npz (rule benchmark_data)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     return ap

@@ -45,8 +45,9 @@ All functions are pure: the inputs are never modified.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal, overload
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -155,6 +156,19 @@ def recompute_derived(features: Mapping[str, np.ndarray]) -> Features:
     return f
 
 
+def _accepts_events(variation: Callable[..., tuple[Features, np.ndarray]]) -> Callable[..., Any]:
+    """Let a variation of feature mappings take a :class:`HiggsMLEvents` too (weights, labels follow the kept mask)."""
+
+    @functools.wraps(variation)
+    def wrapper(data: Any, *args: Any, **kwargs: Any) -> tuple[Any, np.ndarray]:
+        if isinstance(data, HiggsMLEvents):
+            feats, kept = variation(data.features, *args, **kwargs)
+            return data.with_features(feats, kept), kept
+        return variation(data, *args, **kwargs)
+
+    return wrapper
+
+
 def _finish(old: Mapping[str, np.ndarray], new: Features, names: dict[str, str], *,
             mass_mmc: str, tau_pt_cut: float | None, decimals: int | None) -> tuple[Features, np.ndarray]:
     new = recompute_derived(new)
@@ -178,6 +192,7 @@ def tau_energy_scale(data: HiggsMLEvents, tes: float, **kw) -> tuple[HiggsMLEven
 def tau_energy_scale(data: Mapping[str, np.ndarray], tes: float, **kw) -> tuple[Features, np.ndarray]: ...
 
 
+@_accepts_events
 def tau_energy_scale(data, tes: float, *, tau_pt_cut: float | None = DEFAULT_TAU_PT_CUT,
                      mass_mmc: Literal["sum_pt_ratio", "unchanged"] = "sum_pt_ratio",
                      decimals: int | None = None):
@@ -188,10 +203,6 @@ def tau_energy_scale(data, tes: float, *, tau_pt_cut: float | None = DEFAULT_TAU
     dropped.  ``data`` is a feature mapping or a :class:`HiggsMLEvents`; returns the shifted
     data of the kept events (same type) and the boolean kept mask over the input events.
     """
-    if isinstance(data, HiggsMLEvents):
-        feats, kept = tau_energy_scale(data.features, tes, tau_pt_cut=tau_pt_cut,
-                                       mass_mmc=mass_mmc, decimals=decimals)
-        return data.with_features(feats, kept), kept
     n = _names(data)
     f = {k: np.array(v, dtype=np.float64) for k, v in data.items()}
     pt, phi = f[n["tau_pt"]], f[n["tau_phi"]]
@@ -201,6 +212,7 @@ def tau_energy_scale(data, tes: float, *, tau_pt_cut: float | None = DEFAULT_TAU
     return _finish(data, f, n, mass_mmc=mass_mmc, tau_pt_cut=tau_pt_cut, decimals=decimals)
 
 
+@_accepts_events
 def jet_energy_scale(data, jes: float, *, tau_pt_cut: float | None = None,
                      mass_mmc: Literal["sum_pt_ratio", "unchanged"] = "sum_pt_ratio",
                      decimals: int | None = None):
@@ -210,10 +222,6 @@ def jet_energy_scale(data, jes: float, *, tau_pt_cut: float | None = None,
     MET vector ``-= jes * (pT_vec(j1) + pT_vec(j2))`` for the jets present; derived features
     recomputed.  No cut by default (``tau_pt_cut`` to apply one).  Returns ``(data, kept)``.
     """
-    if isinstance(data, HiggsMLEvents):
-        feats, kept = jet_energy_scale(data.features, jes, tau_pt_cut=tau_pt_cut,
-                                       mass_mmc=mass_mmc, decimals=decimals)
-        return data.with_features(feats, kept), kept
     n = _names(data)
     f = {k: np.array(v, dtype=np.float64) for k, v in data.items()}
     (j1x, j1y, *_), (j2x, j2y, *_) = _jets(f, n["njet"])
@@ -223,6 +231,7 @@ def jet_energy_scale(data, jes: float, *, tau_pt_cut: float | None = None,
     return _finish(data, f, n, mass_mmc=mass_mmc, tau_pt_cut=tau_pt_cut, decimals=decimals)
 
 
+@_accepts_events
 def soft_met(data, sigma: float, rng: np.random.Generator | int | None = None, *,
              tau_pt_cut: float | None = None,
              mass_mmc: Literal["sum_pt_ratio", "unchanged"] = "sum_pt_ratio",
@@ -232,10 +241,6 @@ def soft_met(data, sigma: float, rng: np.random.Generator | int | None = None, *
     ``rng`` is a :class:`numpy.random.Generator` or a seed (for reproducibility; ``None`` is
     only allowed with ``sigma == 0``).  Derived features recomputed.  Returns ``(data, kept)``.
     """
-    if isinstance(data, HiggsMLEvents):
-        feats, kept = soft_met(data.features, sigma, rng, tau_pt_cut=tau_pt_cut,
-                               mass_mmc=mass_mmc, decimals=decimals)
-        return data.with_features(feats, kept), kept
     if sigma < 0:
         raise ValueError(f"sigma must be >= 0, not {sigma}")
     n = _names(data)
