@@ -27,12 +27,20 @@ elif config["analysis"] == "cms_ttbar_taujets":
 
     include: "workflow/rules/cms.smk"
 
+elif config["analysis"] == "higgsml_tes":
+
+    # its own profile of (mu, z) with templates rebuilt on a grid of z (no HistFactory workspace)
+    include: "workflow/rules/higgsml.smk"
+
 else:
 
     include: "workflow/rules/benchmark.smk"
 
 
-include: "workflow/rules/fit.smk"
+if config["analysis"] != "higgsml_tes":
+
+    include: "workflow/rules/fit.smk"
+
 include: "workflow/rules/toys.smk"
 
 

@@ -32,6 +32,17 @@ def shared_reference() -> Path:
     return ref
 
 
+SHARED_DATA = Path(os.environ.get("SYSAWARE_SHARED", REPO.parent / "shared")) / "data"
+
+
+def shared_data(name: str) -> Path:
+    """A file of ../shared/data (or $SYSAWARE_SHARED/data); skip the test where it is absent (a user's clone)."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared data file {path} not found (set SYSAWARE_SHARED to the folder holding data/)")
+    return path
+
+
 def snakemake_env() -> dict[str, str]:
     """Environment for a Snakemake subprocess: the rules' `python` is this interpreter, venv activated or not."""
     return os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}

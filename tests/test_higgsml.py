@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import gzip
 import math
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import SHARED_DATA, shared_data
 from sysaware.higgsml.io import (
     ATLAS_FEATURES,
     HiggsMLEvents,
@@ -27,16 +27,12 @@ from sysaware.higgsml.systematics import (
     tau_energy_scale,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SYSAWARE_SHARED", REPO.parent / "shared")) / "data"
-CSV_HEAD = DATA / "higgsml_atlas_2014_head.csv.gz"
-PARQUET = DATA / "fair_universe_higgsml_sample.parquet"
+CSV_HEAD = SHARED_DATA / "higgsml_atlas_2014_head.csv.gz"
+PARQUET = SHARED_DATA / "fair_universe_higgsml_sample.parquet"
 
 
 def _need(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"shared data file {path} not found (set SYSAWARE_SHARED to the folder holding data/)")
-    return path
+    return shared_data(path.name)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +80,7 @@ def test_read_atlas_csv_counts_and_weights_match_stdlib(atlas):
 def test_read_fair_universe_parquet(fair):
     import json
 
-    meta = json.loads((DATA / "fair_universe_higgsml_sample_metadata.json").read_text())
+    meta = json.loads((SHARED_DATA / "fair_universe_higgsml_sample_metadata.json").read_text())
     raw = pd.read_parquet(PARQUET)
     assert fair.n_events == meta["total_rows"] == 1000
     assert int(fair.label.sum()) == int((raw["labels"] == 1).sum())

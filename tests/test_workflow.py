@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import snakemake_env
+from conftest import shared_data, snakemake_env
 
 TINY = {
     "analysis": "inferno_benchmark",
@@ -19,6 +19,15 @@ TINY = {
     "training": {"hidden": [16], "batch_size": 500, "epochs": 3, "patience": 3},
     "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [3], "nuisance_mode": "interp"}},
 }
+
+
+def run_tiny(repo, tmp_path, cfg: dict, name: str) -> subprocess.CompletedProcess:
+    """Write ``cfg`` to ``tmp_path/name.yaml`` and run the workflow on it; fails the test if Snakemake fails."""
+    cfg_path = tmp_path / f"{name}.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    res = run_workflow(repo, cfg_path)
+    assert res.returncode == 0, res.stderr[-4000:]
+    return res
 
 
 def run_workflow(repo, config_path) -> subprocess.CompletedProcess:
@@ -32,10 +41,7 @@ def run_workflow(repo, config_path) -> subprocess.CompletedProcess:
 @pytest.mark.workflow
 def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     cfg = TINY | {"results_dir": str(tmp_path / "results"), "reference_dir": str(shared_reference)}
-    cfg_path = tmp_path / "tiny.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg))
-    res = run_workflow(repo, cfg_path)
-    assert res.returncode == 0, res.stderr[-4000:]
+    run_tiny(repo, tmp_path, cfg, "tiny")
     out = tmp_path / "results" / "inferno_benchmark"
     table = json.loads((out / "paper_table.json").read_text())
     assert table["columns"] == ["bm0", "bm1", "bm2", "bm3", "bm4"]
@@ -118,3 +124,33 @@ def test_tiny_cms_workflow_end_to_end(repo, tmp_path):
         assert {"jes", "tes", "lumi", "xsec_ttbar"} <= impacts
     comp = json.loads((out / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "inferno"]
+
+
+@pytest.mark.workflow
+def test_tiny_higgsml_workflow_end_to_end(repo, tmp_path):
+    """prepare -> every method (true_z per true z) -> profiled widths -> comparison, through Snakemake."""
+    csv = shared_data("higgsml_atlas_2014_head.csv.gz")
+    cfg = {
+        "analysis": "higgsml_tes", "seed": 3, "threads": 1, "results_dir": str(tmp_path / "results"),
+        "higgsml": {"input": str(csv), "luminosity_scale": 35.748, "n_toys": 1,
+                    "tes": {"grid": {"step": 0.03, "max": 0.06}, "true_values": [0.0, 0.03]}},
+        "training": {"hidden": [16], "batch_size": 512, "epochs": 2, "patience": 2, "n_bins": 4},
+    }
+    run_tiny(repo, tmp_path, cfg, "tiny_higgsml")
+    out = tmp_path / "results" / "higgsml_tes"
+    table = json.loads((out / "comparison.json").read_text())
+    methods = [r["method"] for r in table["methods"]]
+    assert methods == ["bce", "augment", "aware", "pivot", "disco", "inferno", "true_z"]
+    for row in table["methods"]:
+        assert [p["true_z"] for p in row["per_true_z"]] == [0.0, 0.03]
+        for p in row["per_true_z"]:
+            # a profiled nuisance can only widen the interval
+            assert 0 < p["stat_only"] <= p["expected"] * (1 + 1e-6)
+        fit = json.loads((out / "fit" / row["method"] / "fit_results.json").read_text())
+        assert fit["labels"] == ["mu", "z", "bkg_norm"] and fit["minos"][0] < 0 < fit["minos"][1]
+        assert fit["asimov_minos"][0] < 0 < fit["asimov_minos"][1]
+    assert set(table["targets"]) == {"aware_not_wider_than_bce", "aware_within_5pct_of_true_z", "met"}
+    assert (out / "profile_scans.png").stat().st_size > 10_000
+    summary = json.loads((out / "prepared" / "summary.json").read_text())
+    assert summary["repeated_id_rows_dropped"] == 22_052 and summary["events"] == 22_889
+    assert (out / "benchmarks" / "train" / "true_z_1.tsv").exists()

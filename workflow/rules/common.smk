@@ -4,6 +4,9 @@ import os
 
 from sysaware.benchmark.pipeline import method_names
 from sysaware.cms.training import method_names as cms_method_names
+from sysaware.higgsml.methods import METHODS as HIGGSML_METHODS
+from sysaware.higgsml.methods import method_names as higgsml_method_names
+from sysaware.higgsml.methods import model_names as higgsml_model_names
 from sysaware.refit import refit_input_files
 
 RESULTS = f"{config['results_dir']}/{config['analysis']}"
@@ -96,12 +99,30 @@ def fit_impacts(wildcards):
     return expand(f"{RESULTS}/fit/{wildcards.method}/impacts/{{parameter}}.json", parameter=names)
 
 
+# every HiggsML model name: a method, or true_z_<k>
+HIGGSML_MODEL_PATTERN = "|".join([m for m in HIGGSML_METHODS if m != "true_z"] + [r"true_z_\d+"])
+
+
+def higgsml_local_input(wildcards):
+    """The HiggsML file when it is local (a URL is read by the job itself)."""
+    path = config["higgsml"]["input"]
+    return [] if "://" in path else [path]
+
+
+def higgsml_evaluations():
+    """Evaluation JSON of every trained HiggsML model."""
+    return expand(f"{RESULTS}/eval/{{model}}.json", model=higgsml_model_names(config))
+
+
 def all_targets():
     """Final products of the configured analysis."""
+    if config["analysis"] == "higgsml_tes":
+        return [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")] + [f"{RESULTS}/profile_scans.png"]
     figures = expand(f"{RESULTS}/fit/{{method}}/{{fig}}", method=fit_methods(), fig=FIT_FIGURES)
     comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")] + [f"{RESULTS}/comparison_scans.png"]
     if config["analysis"] == "inferno_benchmark":
         return [f"{RESULTS}/paper_table.{ext}" for ext in ("json", "md", "png")] + figures + comparison
     if config["analysis"] in ("refit", "cms_ttbar_taujets"):
         return figures + comparison
+
     raise ValueError(f"analysis {config['analysis']!r} has no rules")

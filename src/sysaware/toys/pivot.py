@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ..seeding import rng_for, torch_generator
+from ..train.adversary import adversary_nll
 
 BKG_COV = np.array([[1.0, -0.5], [-0.5, 1.0]])
 
@@ -54,13 +55,6 @@ class PivotSettings:
     lr: float = 1e-3
 
 
-def adversary_nll(adversary: nn.Module, f: Tensor, z: Tensor) -> Tensor:
-    """Gaussian negative log-likelihood of z given the classifier output (signal events)."""
-    out = adversary(f[:, None])
-    mean, log_sigma = out[:, 0], out[:, 1].clamp(-5.0, 5.0)
-    return (0.5 * ((z - mean) / log_sigma.exp()) ** 2 + log_sigma).mean()
-
-
 def train_pivot(seed: int, s: PivotSettings) -> nn.Module:
     """Train the classifier (with the adversary when ``s.lam > 0``); returns f as a module giving a probability."""
     rng = rng_for(seed, "pivot_toy", "train")
@@ -85,13 +79,13 @@ def train_pivot(seed: int, s: PivotSettings) -> nn.Module:
             i = batch()
             i = i[sig[i]]
             opt_r.zero_grad()
-            adversary_nll(adv, torch.sigmoid(clf(x[i])[:, 0]).detach(), z[i]).backward()
+            adversary_nll(adv, torch.sigmoid(clf(x[i])[:, :1]).detach(), z[i]).backward()
             opt_r.step()
         i = batch()
         opt_f.zero_grad()
         logits = clf(x[i])[:, 0]
         j = sig[i]
-        loss = bce(logits, y[i]) - s.lam * adversary_nll(adv, torch.sigmoid(logits[j]), z[i][j])
+        loss = bce(logits, y[i]) - s.lam * adversary_nll(adv, torch.sigmoid(logits[j])[:, None], z[i][j])
         loss.backward()
         opt_f.step()
     if s.lam == 0:

@@ -1,0 +1,102 @@
+# HiggsML H -> tau tau with the tau energy scale as the nuisance: prepare the events -> train every
+# method (true_z: one model per true z) -> profiled (mu, z) likelihood of each model at each true z
+# -> comparison.json/.md, the -2 delta ln L figure and fit/<method>/fit_results.json.
+
+
+rule higgsml_prepare:
+    input:
+        config=rules.run_config.output[0],
+        events=higgsml_local_input,
+    output:
+        events=f"{RESULTS}/prepared/events.npz",
+        summary=f"{RESULTS}/prepared/summary.json",
+    params:
+        script=f"{SCRIPTS}/higgsml_prepare.py",
+    log:
+        f"{LOGS}/higgsml_prepare.log",
+    benchmark:
+        f"{BENCH}/higgsml_prepare.tsv"
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --out {output.events} --summary {output.summary} 2> {log}"
+
+
+rule higgsml_train:
+    input:
+        config=rules.run_config.output[0],
+        events=rules.higgsml_prepare.output.events,
+    output:
+        model=f"{RESULTS}/models/{{model}}.pt",
+        history=f"{RESULTS}/models/{{model}}_history.json",
+    wildcard_constraints:
+        model=HIGGSML_MODEL_PATTERN,
+    threads: config["threads"]
+    params:
+        script=f"{SCRIPTS}/higgsml_train.py",
+    log:
+        f"{LOGS}/train/{{model}}.log",
+    benchmark:
+        f"{BENCH}/train/{{model}}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --events {input.events} --model {wildcards.model}"
+        " --threads {threads} --out {output.model} --history {output.history} 2> {log}"
+
+
+rule higgsml_evaluate:
+    input:
+        config=rules.run_config.output[0],
+        events=rules.higgsml_prepare.output.events,
+        model=rules.higgsml_train.output.model,
+    output:
+        f"{RESULTS}/eval/{{model}}.json",
+    wildcard_constraints:
+        model=HIGGSML_MODEL_PATTERN,
+    threads: 1
+    params:
+        script=f"{SCRIPTS}/higgsml_evaluate.py",
+    log:
+        f"{LOGS}/eval/{{model}}.log",
+    benchmark:
+        f"{BENCH}/eval/{{model}}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --events {input.events} --model {input.model}"
+        " --threads {threads} --out {output} 2> {log}"
+
+
+rule higgsml_comparison:
+    input:
+        config=rules.run_config.output[0],
+        evals=higgsml_evaluations(),
+    output:
+        json=f"{RESULTS}/comparison.json",
+        md=report(f"{RESULTS}/comparison.md", category="higgsml_tes", subcategory="comparison",
+                  caption="../report/higgsml_comparison.rst"),
+        png=report(f"{RESULTS}/profile_scans.png", category="higgsml_tes", subcategory="comparison",
+                   caption="../report/higgsml_comparison.rst"),
+        fits=expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=higgsml_method_names(config)),
+    params:
+        script=f"{SCRIPTS}/higgsml_comparison.py",
+        fit_dir=f"{RESULTS}/fit",
+    log:
+        f"{LOGS}/comparison.log",
+    benchmark:
+        f"{BENCH}/comparison.tsv"
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script} --config {input.config} --evals {input.evals} --json {output.json}"
+        " --md {output.md} --png {output.png} --fit-dir {params.fit_dir} 2> {log}"
