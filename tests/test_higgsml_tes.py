@@ -12,7 +12,7 @@ import yaml
 from conftest import SHARED_DATA, shared_data
 from sysaware.config import load_config
 from sysaware.higgsml.dataset import TEMPLATES, TRAIN, TESData, drop_repeated_ids, prepare, read_events
-from sysaware.higgsml.evaluate import data_histogram, data_weights, grid_templates, make_summary, z_grid
+from sysaware.higgsml.evaluate import binned_data, data_bins, data_weights, grid_templates, make_summary, z_grid
 from sysaware.higgsml.methods import model_names, train
 from sysaware.higgsml.model import higgsml_spec, norm_factors
 from sysaware.higgsml.profile import GridTemplates, ProfileModel
@@ -161,7 +161,8 @@ def test_grid_templates_bins_and_pseudo_data(prepared):
     bkg = (data.sample[rows] == 1) & kept
     np.testing.assert_allclose(tpl.yields["background"][i], np.bincount(b[bkg], data.weight[rows][bkg], 4))
     # the aware summary re-bins the data at every hypothesised z; Asimov data at the truth = templates there
-    asimov = data_histogram(summary, data, 0.03, data_weights(data, 1.0, None, 1, 5), grid)
+    bins, kept_data = data_bins(summary, data, 0.03, grid)
+    asimov = binned_data(bins, kept_data, data_weights(data, 1.0, None, 1, 5), 4)
     assert asimov.shape == (len(grid), 4)
     np.testing.assert_allclose(asimov[i], tpl.yields["htautau"][i] + tpl.yields["background"][i], rtol=1e-10)
     # Poisson multiplicities per event: the totals scatter like Poisson(sum of weights)

@@ -128,15 +128,24 @@ def data_weights(data: TESData, mu: float, toy: int | None, true_index: int, see
     return rng_for(seed, "higgsml_toy", true_index, toy).poisson(w).astype(np.float64)
 
 
-def data_histogram(summary: Summary, data: TESData, z_true: float, weights: np.ndarray,
-                   grid: np.ndarray) -> np.ndarray:
-    """Binned pseudo-data: (n_bins,), or (n_z, n_bins) for a summary that takes z as input."""
-    rows = data.rows(TEMPLATES)
-    x, kept = data.inputs_at(rows, z_true)
-    w = weights * kept
+def data_bins(summary: Summary, data: TESData, z_true: float, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bins of the template events shifted to ``z_true`` and their kept mask.
+
+    Bins are ``(1, n_events)``, or ``(n_z, n_events)`` for a summary that takes z as input (the
+    data re-binned at every hypothesised z).  Computed once per true z; the pseudo-experiments
+    differ only by their weights (:func:`binned_data`).
+    """
+    x, kept = data.inputs_at(data.rows(TEMPLATES), z_true)
     if not summary.z_input:
-        return _histogram(summary.bins(x, 0.0), w, summary.n_bins)
-    return np.stack([_histogram(summary.bins(x, float(z)), w, summary.n_bins) for z in grid])
+        return summary.bins(x, 0.0)[None, :], kept
+    return np.stack([summary.bins(x, float(z)) for z in grid]), kept
+
+
+def binned_data(bins: np.ndarray, kept: np.ndarray, weights: np.ndarray, n_bins: int) -> np.ndarray:
+    """Binned pseudo-data of :func:`data_bins`: (n_bins,), or (n_z, n_bins) for a z-dependent summary."""
+    w = weights * kept
+    hists = np.stack([_histogram(b, w, n_bins) for b in bins])
+    return hists[0] if len(hists) == 1 else hists
 
 
 def _half(lo: float, hi: float) -> float:
@@ -176,7 +185,12 @@ def evaluate(cfg: Mapping[str, Any], data: TESData, net: nn.Module, meta: Mappin
     out = []
     for z_true in true_values:
         k = [round(v, 12) for v in tes["true_values"]].index(round(z_true, 12))
-        asimov = data_histogram(summary, data, z_true, data_weights(data, mu_true, None, k, seed), grid)
+        bins, kept = data_bins(summary, data, z_true, grid)
+
+        def pseudo_data(toy: int | None, bins=bins, kept=kept, k=k) -> np.ndarray:
+            return binned_data(bins, kept, data_weights(data, mu_true, toy, k, seed), summary.n_bins)
+
+        asimov = pseudo_data(None)
         best, lo, hi = interval(model, asimov)
         fixed = {"z": z_true, **{n: 0.0 for n in model.norms}}
         _, slo, shi = interval(model, asimov, fixed=fixed)
@@ -185,7 +199,7 @@ def evaluate(cfg: Mapping[str, Any], data: TESData, net: nn.Module, meta: Mappin
         q = profile_scan(model, asimov, mus)
         toys, record = [], None
         for t in range(int(h["n_toys"])):
-            d = data_histogram(summary, data, z_true, data_weights(data, mu_true, t, k, seed), grid)
+            d = pseudo_data(t)
             if t == 0:
                 record = fit_record(model, d, nuisances)
                 toys.append(_half(record["minos"][0], record["minos"][1]))

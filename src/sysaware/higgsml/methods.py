@@ -180,13 +180,12 @@ def train(
             return loss if penalty is None else loss + penalty(net, x, y, w, z, int(epoch), True)
 
         zvt = torch.from_numpy(zv.astype(np.float32) / sigma) if zv is not None else None
-        gen_valid = torch_generator(seed, "higgsml_valid_subset", name)
+        sub = _valid_subset(va.y, kv, torch_generator(seed, "higgsml_valid_subset", name).initial_seed())
 
         def valid(net: nn.Module) -> float:
             keep = kv
             loss = bce_loss(net, xv[keep], va.y[keep], wv[keep] / wv[keep].mean())
             if penalty is not None:
-                sub = _valid_subset(va.y, keep, gen_valid)
                 loss = loss + penalty(net, xv[sub], va.y[sub], wv[sub] / wv[sub].mean(), zvt[sub], 10**9, False)
             return float(loss)
 
@@ -200,14 +199,14 @@ def train(
     return net, meta, hist
 
 
-def _valid_subset(y: Tensor, keep: Tensor, gen: torch.Generator) -> Tensor:
-    """Indices of at most DISCO_VALID_EVENTS kept validation events per class (the same every epoch)."""
+def _valid_subset(y: Tensor, keep: Tensor, seed: int) -> Tensor:
+    """Indices of at most DISCO_VALID_EVENTS kept validation events per class (drawn once, seeded)."""
     out = []
     for cls in (0.0, 1.0):
         idx = torch.nonzero((y == cls) & keep).flatten()
         if len(idx) > DISCO_VALID_EVENTS:
             g = torch.Generator()
-            g.manual_seed(int(gen.initial_seed()))
+            g.manual_seed(seed)
             idx = idx[torch.randperm(len(idx), generator=g)[:DISCO_VALID_EVENTS]]
         out.append(idx)
     return torch.cat(out)
