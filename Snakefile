@@ -7,11 +7,22 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# the default analysis, unless --configfile names another one: that file is then the whole config
+# (merged over this one, the default's entries, e.g. its cms.norm_systematics, would leak into it)
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
 
 
 # stops before any job, naming the offending key; fills in the schema's defaults
 validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
+
+
+# ... and its cross-references (samples named by systematics, bounds, binnings), also before any job
+from sysaware.config_checks import check_config
+
+check_config(config)
 
 
 include: "workflow/rules/common.smk"

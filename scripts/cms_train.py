@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sysaware.cli_util import config_parser, load_run_config, setup
+from sysaware.cli_util import add_training_outputs, checkpoint_path, config_parser, load_run_config, setup
 from sysaware.cms.onnx_export import export_onnx
 from sysaware.cms.pipeline import load_samples
 from sysaware.cms.training import train
@@ -19,9 +19,8 @@ from sysaware.train.networks import save_model
 ap = config_parser(__doc__)
 ap.add_argument("--method", required=True, choices=["bce", "inferno"])
 ap.add_argument("--ingested", nargs="+", required=True, help="ingested .npz of every sample")
-ap.add_argument("--out", required=True, help="output model .pt")
+add_training_outputs(ap)
 ap.add_argument("--onnx", required=True, help="output ONNX model")
-ap.add_argument("--history", required=True, help="output JSON: losses per epoch")
 ap.add_argument("--threads", type=int, default=1)
 a = ap.parse_args()
 log = setup(a.threads)
@@ -33,9 +32,10 @@ def progress(epoch: int, train_loss: float, valid_loss: float) -> None:
     log.info("epoch %d: train %.5g valid %.5g", epoch, train_loss, valid_loss)
 
 
-net, meta, hist = train(cfg, a.method, samples, progress)
+net, meta, hist = train(cfg, a.method, samples, progress, checkpoint_path(a))
 save_model(net, a.out, meta)
 check = export_onnx(net, a.onnx, samples)
-write_json(a.history, {"train": hist.train, "valid": hist.valid, "best_epoch": hist.best_epoch, "onnx_check": check})
+write_json(a.history, {"train": hist.train, "valid": hist.valid, "best_epoch": hist.best_epoch, "onnx_check": check,
+                        "resumed_after_epoch": hist.resumed_after})
 log.info("%s: best epoch %d, valid loss %.5g; ONNX max |diff| %.2g", a.method, hist.best_epoch, hist.best_valid,
          check["max_abs_diff"])

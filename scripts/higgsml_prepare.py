@@ -2,14 +2,19 @@
 
   python scripts/higgsml_prepare.py --config results/higgsml_tes/config.json --out prepared/events.npz \\
       --summary prepared/summary.json
+A bad input (missing file or column, NaN/inf under higgsml.nan_policy error, a sample without
+events) ends the script with status 1 and one error line naming it; nothing is written.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.higgsml.dataset import SPLIT_NAMES, prepare
+from sysaware.higgsml.io import HiggsMLInputError
 from sysaware.io import save_npz, write_json
 
 ap = config_parser(__doc__)
@@ -18,7 +23,11 @@ ap.add_argument("--summary", required=True, help="output JSON: events and yields
 a = ap.parse_args()
 log = setup(1)
 cfg = load_run_config(a.config)
-arrays, facts = prepare(cfg)
+try:
+    arrays, facts = prepare(cfg)
+except HiggsMLInputError as err:
+    log.error("%s", err)
+    raise SystemExit(1) from None
 names = [s["name"] for s in cfg["higgsml"]["samples"]]
 summary = {
     name: {
@@ -29,6 +38,10 @@ summary = {
     for k, name in enumerate(names)
 }
 save_npz(a.out, **arrays)
-write_json(a.summary, {"input": cfg["higgsml"]["input"], **facts, "events": int(len(arrays["weight"])),
-                       "distinct_event_ids": int(len(np.unique(arrays["event_id"]))), "samples": summary})
+try:
+    write_json(a.summary, {"input": cfg["higgsml"]["input"], **facts, "events": int(len(arrays["weight"])),
+                           "distinct_event_ids": int(len(np.unique(arrays["event_id"]))), "samples": summary})
+except BaseException:
+    Path(a.out).unlink(missing_ok=True)  # no events file without its summary
+    raise
 log.info("%d events: %s", len(arrays["weight"]), summary)

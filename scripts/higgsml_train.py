@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from sysaware.cli_util import config_parser, load_run_config, setup
+from sysaware.cli_util import add_training_outputs, checkpoint_path, config_parser, load_run_config, setup
 from sysaware.higgsml.dataset import load
 from sysaware.higgsml.methods import train
 from sysaware.io import write_json
@@ -15,8 +15,7 @@ from sysaware.train.networks import save_model
 ap = config_parser(__doc__)
 ap.add_argument("--events", required=True, help="prepared events .npz (rule higgsml_prepare)")
 ap.add_argument("--model", required=True, help="model name: a method, or true_z_<k>")
-ap.add_argument("--out", required=True, help="output model .pt")
-ap.add_argument("--history", required=True, help="output JSON: losses per epoch")
+add_training_outputs(ap)
 ap.add_argument("--threads", type=int, default=1)
 a = ap.parse_args()
 log = setup(a.threads)
@@ -28,7 +27,8 @@ def progress(epoch: int, train_loss: float, valid_loss: float) -> None:
     log.info("epoch %d: train %.5g valid %.5g", epoch, train_loss, valid_loss)
 
 
-net, meta, hist = train(cfg, a.model, data, progress)
+net, meta, hist = train(cfg, a.model, data, progress, checkpoint_path(a))
 save_model(net, a.out, meta)
-write_json(a.history, {"train": hist.train, "valid": hist.valid, "best_epoch": hist.best_epoch})
+write_json(a.history, {"train": hist.train, "valid": hist.valid, "best_epoch": hist.best_epoch,
+                        "resumed_after_epoch": hist.resumed_after})
 log.info("%s: best epoch %d, valid loss %.5g", a.model, hist.best_epoch, hist.best_valid)

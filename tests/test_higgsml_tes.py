@@ -102,7 +102,8 @@ def test_undefined_features_are_filled_and_sample_selection_errors_name_the_samp
     no_jet = np.isnan(arrays["f_PRI_jet_leading_eta"][:2000])
     assert no_jet.any() and np.all(x[no_jet, 1] == -7.0)
     bad = _config(tmp_path, samples=[{"name": "htt", "role": "signal", "detailed_label": ["htautau"]},
-                                     {"name": "bkg", "role": "background", "label": 0}])
+                                     {"name": "bkg", "role": "background", "label": 0}],
+                  norm_systematics={"bkg_norm": {"size": 0.05, "samples": ["bkg"]}})
     with pytest.raises(ValueError, match="'htt' selects by detailed_label"):
         prepare(bad)
 
@@ -141,6 +142,28 @@ def test_every_method_trains_through_the_common_loop_deterministically(prepared,
     assert meta["n_outputs"] == (4 if name == "inferno" else 1)
     assert meta["z_input"] == (name == "aware")
     assert meta["true_z"] == (0.03 if name == "true_z_1" else None)
+
+
+@pytest.mark.parametrize("name", ["pivot", "inferno"])
+def test_determinism_of_a_resumed_training_with_adversary_state(prepared, name, tmp_path):
+    """Interrupted after epoch 1 and resumed from the checkpoint (the pivot's adversary and its
+    optimiser included): the same weights as an uninterrupted 4-epoch training."""
+    cfg, _, _, data = prepared
+    cfg = {**cfg, "training": {**cfg["training"], "epochs": 4, "patience": 4}}
+    ref, _, ref_hist = train(cfg, name, data)
+
+    def stop_after_1(epoch: int, *_: float) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / f"{name}.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, name, data, stop_after_1, checkpoint=ckpt)
+    net, _, hist = train(cfg, name, data, checkpoint=ckpt)
+    assert hist.resumed_after == 1 and hist.valid == ref_hist.valid
+    for a, b in zip(net.state_dict().values(), ref.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not ckpt.exists()
 
 
 def test_grid_templates_bins_and_pseudo_data(prepared):

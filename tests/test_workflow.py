@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from conftest import shared_data, snakemake_env
+from sysaware.digest import digest_tree
 
 TINY = {
     "analysis": "inferno_benchmark",
@@ -98,19 +101,30 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     assert [m["method"] for m in comp["methods"]] == ["bce", "inferno_bm3"]
 
 
-@pytest.mark.workflow
-def test_tiny_cms_workflow_end_to_end(repo, tmp_path):
-    """Generator -> ingestion -> BCE/INFERNO -> ONNX -> templates -> fits -> comparison, through Snakemake."""
+def _run_tiny_cms(repo, folder) -> Path:
+    """The tiny CMS configuration run through Snakemake into ``folder``; its results folder."""
     from test_cms_pipeline import tiny_config
 
-    cfg = tiny_config(tmp_path / "results")
+    cfg = tiny_config(folder / "results")
     cfg["cms"]["shape_systematics"] = ["jes", "tes"]
     cfg["cms"]["norm_systematics"] = {k: cfg["cms"]["norm_systematics"][k] for k in ("lumi", "xsec_ttbar")}
-    path = tmp_path / "cms.yaml"
+    path = folder / "cms.yaml"
     path.write_text(yaml.safe_dump(cfg))
     res = run_workflow(repo, path)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    out = tmp_path / "results" / "cms_ttbar_taujets"
+    return folder / "results" / "cms_ttbar_taujets"
+
+
+@pytest.fixture(scope="module")
+def tiny_cms_run(repo, tmp_path_factory) -> Path:
+    """One run of the tiny CMS workflow, shared by the tests that read it."""
+    return _run_tiny_cms(repo, tmp_path_factory.mktemp("cms_run"))
+
+
+@pytest.mark.workflow
+def test_tiny_cms_workflow_end_to_end(tiny_cms_run):
+    """Generator -> ingestion -> BCE/INFERNO -> ONNX -> templates -> fits -> comparison, through Snakemake."""
+    out = tiny_cms_run
     for sample in ("ttbar", "single_top", "wjets", "dy", "qcd", "data"):
         flow = json.loads((out / "ingested" / f"{sample}.json").read_text())["cutflows"]["nominal"]
         counts = [v["events"] for v in flow.values()]
@@ -124,6 +138,24 @@ def test_tiny_cms_workflow_end_to_end(repo, tmp_path):
         assert {"jes", "tes", "lumi", "xsec_ttbar"} <= impacts
     comp = json.loads((out / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "inferno"]
+
+
+@pytest.mark.workflow
+def test_determinism_of_the_cms_workflow_outputs(repo, tmp_path, tiny_cms_run):
+    """The same config run twice on the CPU: identical content hashes of every output that holds
+    numbers (generated and ingested events, models, ONNX files, templates, workspaces, fit
+    results, scans, impacts, the comparison), and the run record names versions and commit."""
+    again = _run_tiny_cms(repo, tmp_path)
+    first, second = digest_tree(tiny_cms_run), digest_tree(again)
+    assert len(first) > 30
+    for kind in ("generated/ttbar.root", "ingested/ttbar.npz", "models/inferno/repeat0.pt",
+                 "fit/inferno/inputs/templates.root", "fit/inferno/fit_results.json", "comparison.json"):
+        assert any(k.startswith(kind) for k in first), kind
+    differ = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
+    assert differ == []
+    for run in (tiny_cms_run, again):
+        record = json.loads((run / "config.json").read_text())
+        assert record["versions"]["torch"] == torch.__version__ and record["git_commit"]
 
 
 @pytest.mark.workflow

@@ -49,3 +49,15 @@ def load_events(path: str | Path, keys: tuple[str, ...] | None = None) -> dict[s
     """Arrays of an events .npz (all, or ``keys``), read fully and the file closed."""
     with np.load(path) as f:
         return {k: f[k] for k in (keys if keys is not None else f.files)}
+
+
+def add_training_outputs(ap: argparse.ArgumentParser) -> None:
+    """--out (model .pt), --history (losses JSON) and --checkpoint of a training script."""
+    ap.add_argument("--out", required=True, help="output model .pt (state dict + metadata)")
+    ap.add_argument("--history", required=True, help="output JSON: losses per epoch")
+    ap.add_argument("--checkpoint", help="per-epoch checkpoint, resumed after a kill (default: OUT.ckpt)")
+
+
+def checkpoint_path(args: argparse.Namespace) -> str:
+    """The checkpoint file of a training script: --checkpoint, or the model path + '.ckpt'."""
+    return args.checkpoint or f"{args.out}.ckpt"

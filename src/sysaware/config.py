@@ -7,15 +7,16 @@ from typing import Any
 
 import yaml
 
+from .config_checks import ConfigError, check_config
+
+__all__ = ["SCHEMA", "ConfigError", "load_config"]
+
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
-class ConfigError(ValueError):
-    """Config file that does not satisfy the schema; the message names the key."""
-
-
 def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]:
-    """Read a config YAML with ``yaml.safe_load`` and validate it (filling defaults)."""
+    """Read a config YAML with ``yaml.safe_load``, validate it (filling defaults) and check its
+    cross-references (:func:`sysaware.config_checks.check_config`)."""
     from snakemake.utils import validate
     from snakemake.exceptions import WorkflowError
 
@@ -31,5 +32,9 @@ def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]
     try:
         validate(cfg, schema=str(schema), set_default=True)
     except WorkflowError as err:
+        raise ConfigError(f"config file {path}: {err}") from err
+    try:
+        check_config(cfg)
+    except ConfigError as err:
         raise ConfigError(f"config file {path}: {err}") from err
     return cfg

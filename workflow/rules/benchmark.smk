@@ -18,7 +18,7 @@ rule benchmark_data:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --out {output} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --out {output:q} 2> {log:q}"
 
 
 rule benchmark_train:
@@ -45,9 +45,9 @@ rule benchmark_train:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --data {input.data}"
-        " --method {wildcards.method} --repeat {wildcards.repeat} --threads {threads}"
-        " --out {output.model} --history {output.history} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --data {input.data:q}"
+        " --method {wildcards.method:q} --repeat {wildcards.repeat:q} --threads {threads}"
+        " --out {output.model:q} --history {output.history:q} 2> {log:q}"
 
 
 rule benchmark_evaluate:
@@ -73,8 +73,8 @@ rule benchmark_evaluate:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --data {input.data}"
-        " --model {input.model} --threads {threads} --out {output} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --data {input.data:q}"
+        " --model {input.model:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 rule benchmark_paper_table:
@@ -108,8 +108,8 @@ rule benchmark_paper_table:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --reference {input.reference}"
-        " --data {input.data} --evals {input.evals} --json {output.json} --md {output.md} --png {output.png} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --reference {input.reference:q}"
+        " --data {input.data:q} --evals {input.evals:q} --json {output.json:q} --md {output.md:q} --png {output.png:q} 2> {log:q}"
 
 
 checkpoint benchmark_fit_inputs:
@@ -137,5 +137,5 @@ checkpoint benchmark_fit_inputs:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --data {input.data} --model {input.model}"
-        " --threads {threads} --workspace {output.workspace} --info {output.info} --pruning {output.pruning} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --data {input.data:q} --model {input.model:q}"
+        " --threads {threads} --workspace {output.workspace:q} --info {output.info:q} --pruning {output.pruning:q} 2> {log:q}"

@@ -22,7 +22,7 @@ rule cms_generate:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --out {params.folder} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --out {params.folder:q} 2> {log:q}"
 
 
 rule cms_ingest:
@@ -45,8 +45,8 @@ rule cms_ingest:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --sample {wildcards.sample}"
-        " --generated {params.generated} --out {output.npz} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --sample {wildcards.sample:q}"
+        " --generated {params.generated:q} --out {output.npz:q} 2> {log:q}"
 
 
 rule cms_train:
@@ -72,8 +72,8 @@ rule cms_train:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --method {wildcards.method} --ingested {input.ingested}"
-        " --threads {threads} --out {output.model} --onnx {output.onnx} --history {output.history} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --method {wildcards.method:q} --ingested {input.ingested:q}"
+        " --threads {threads} --out {output.model:q} --onnx {output.onnx:q} --history {output.history:q} 2> {log:q}"
 
 
 checkpoint cms_fit_inputs:
@@ -100,5 +100,5 @@ checkpoint cms_fit_inputs:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --model {input.model} --ingested {input.ingested}"
-        " --workspace {output.workspace} --info {output.info} --pruning {output.pruning} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --model {input.model:q} --ingested {input.ingested:q}"
+        " --workspace {output.workspace:q} --info {output.info:q} --pruning {output.pruning:q} 2> {log:q}"

@@ -19,7 +19,7 @@ rule fit_results:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} results --workspace {input.workspace} --out {output} 2> {log}"
+        "python {params.script:q} results --workspace {input.workspace:q} --out {output:q} 2> {log:q}"
 
 
 rule fit_scan:
@@ -39,7 +39,7 @@ rule fit_scan:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} scan --workspace {input.workspace} --out {output} 2> {log}"
+        "python {params.script:q} scan --workspace {input.workspace:q} --out {output:q} 2> {log:q}"
 
 
 rule fit_impact:
@@ -61,8 +61,8 @@ rule fit_impact:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} impact --workspace {input.workspace} --fit {input.fit}"
-        " --parameter {wildcards.parameter:q} --out {output} 2> {log}"
+        "python {params.script:q} impact --workspace {input.workspace:q} --fit {input.fit:q}"
+        " --parameter {wildcards.parameter:q} --out {output:q} 2> {log:q}"
 
 
 rule fit_ranking:
@@ -79,7 +79,7 @@ rule fit_ranking:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} ranking --impacts {input.impacts} --out {output} 2> {log}"
+        "python {params.script:q} ranking --impacts {input.impacts:q} --out {output:q} 2> {log:q}"
 
 
 rule fit_plots:
@@ -105,8 +105,8 @@ rule fit_plots:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} plots --workspace {input.workspace} --fit {input.fit} --scan {input.scan}"
-        " --ranking {input.ranking} --out {params.folder} 2> {log}"
+        "python {params.script:q} plots --workspace {input.workspace:q} --fit {input.fit:q} --scan {input.scan:q}"
+        " --ranking {input.ranking:q} --out {params.folder:q} 2> {log:q}"
 
 
 rule comparison:
@@ -138,5 +138,5 @@ rule comparison:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --analysis {params.analysis} --fits {input.fits} --scans {input.scans}"
-        " --rankings {input.rankings} --json {output.json} --md {output.md} --png {output.png} 2> {log}"
+        "python {params.script:q} --analysis {params.analysis:q} --fits {input.fits:q} --scans {input.scans:q}"
+        " --rankings {input.rankings:q} --json {output.json:q} --md {output.md:q} --png {output.png:q} 2> {log:q}"

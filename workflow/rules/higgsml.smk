@@ -22,7 +22,7 @@ rule higgsml_prepare:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --out {output.events} --summary {output.summary} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --out {output.events:q} --summary {output.summary:q} 2> {log:q}"
 
 
 rule higgsml_train:
@@ -47,8 +47,8 @@ rule higgsml_train:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --events {input.events} --model {wildcards.model}"
-        " --threads {threads} --out {output.model} --history {output.history} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --events {input.events:q} --model {wildcards.model:q}"
+        " --threads {threads} --out {output.model:q} --history {output.history:q} 2> {log:q}"
 
 
 rule higgsml_evaluate:
@@ -73,8 +73,8 @@ rule higgsml_evaluate:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --events {input.events} --model {input.model}"
-        " --threads {threads} --out {output} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --events {input.events:q} --model {input.model:q}"
+        " --threads {threads} --out {output:q} 2> {log:q}"
 
 
 rule higgsml_comparison:
@@ -98,5 +98,5 @@ rule higgsml_comparison:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --evals {input.evals} --json {output.json}"
-        " --md {output.md} --png {output.png} --fit-dir {params.fit_dir} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --evals {input.evals:q} --json {output.json:q}"
+        " --md {output.md:q} --png {output.png:q} --fit-dir {params.fit_dir:q} 2> {log:q}"

@@ -22,5 +22,5 @@ checkpoint refit_workspace:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --config {input.config} --fit {wildcards.method}"
-        " --workspace {output.workspace} --pruning {output.pruning} 2> {log}"
+        "python {params.script:q} --config {input.config:q} --fit {wildcards.method:q}"
+        " --workspace {output.workspace:q} --pruning {output.pruning:q} 2> {log:q}"

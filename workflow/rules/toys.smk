@@ -18,7 +18,7 @@ rule toy_classifier_output:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --png {output.png} --json {output.json} 2> {log}"
+        "python {params.script:q} --png {output.png:q} --json {output.json:q} 2> {log:q}"
 
 
 rule toy_pivot:
@@ -40,4 +40,4 @@ rule toy_pivot:
     conda:
         "../../envs/sysaware.yaml"
     shell:
-        "python {params.script} --seed {params.seed} --threads {threads} --png {output.png} --json {output.json} 2> {log}"
+        "python {params.script:q} --seed {params.seed:q} --threads {threads} --png {output.png:q} --json {output.json:q} 2> {log:q}"

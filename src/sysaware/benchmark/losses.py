@@ -23,6 +23,7 @@ from scipy.optimize import brentq
 from torch import Tensor, nn
 
 from ..stats import ModelSpec, Templates, TorchModel
+from ..stats.torch_model import inverse_fisher
 from ..stats.interpolation import code4_coefficients
 from ..summaries import softmax_histogram
 from .analytic import BENCHMARKS, PARAMS
@@ -159,7 +160,7 @@ def inferno_loss_exact(
     d_rl = torch.func.jacfwd(bkg)(point)
     jac = torch.cat([hs[:, None], b * d_rl.to(hs.dtype), hb[:, None]], dim=1)
     info = asimov_fisher(jac, s * hs + b * hb, benchmark)
-    return torch.linalg.inv(info)[0, 0]
+    return inverse_fisher(info, ["s", *BENCHMARKS[benchmark].free])[0, 0]
 
 
 def inferno_loss(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from ..seeding import rng_for, torch_generator
+from ..train.checkpoint import training_checkpoint
 from ..train.loop import History, TrainSettings, fit
 from ..train.networks import make_mlp, resolve_device
 from .analytic import analytic_table, sqrt_var_s
@@ -71,8 +73,13 @@ def train(
     repeat: int,
     data: Mapping[str, np.ndarray],
     progress: Callable[[int, float, float], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> tuple[nn.Sequential, dict[str, Any], History]:
-    """Train one model; returns the network, its metadata and the loss history."""
+    """Train one model; returns the network, its metadata and the loss history.
+
+    With ``checkpoint`` (a file path) the training saves its state after every epoch and
+    resumes from a checkpoint of the same config and model left by a killed run.
+    """
     tcfg = cfg["training"]
     gen = torch_generator(cfg["seed"], "train", method, repeat)
     device = resolve_device(tcfg.get("device", "auto"))
@@ -111,7 +118,8 @@ def train(
         optimizer=tcfg["optimizer"],
         patience=int(tcfg["patience"]),
     )
-    hist = fit(net, _batches(xs, xb, int(tcfg["batch_size"]), gen), loss_fn, valid, settings, progress)
+    ckpt = training_checkpoint(checkpoint, cfg, ("benchmark", method, repeat), gen)
+    hist = fit(net, _batches(xs, xb, int(tcfg["batch_size"]), gen), loss_fn, valid, settings, progress, ckpt)
     meta = {
         "n_inputs": 3,
         "n_outputs": n_out,

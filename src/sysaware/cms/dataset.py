@@ -90,11 +90,11 @@ def pair_rows(nominal: Mapping[str, np.ndarray], shifted: Mapping[str, np.ndarra
 
 
 def _variation(d: Mapping[str, np.ndarray], mask: np.ndarray, norm: float, seed: int,
-               fractions: Mapping[str, float]) -> Variation:
+               fractions: Mapping[str, float], what: str = "ingested events") -> Variation:
     x = np.stack([d[f] for f in FEATURE_NAMES], axis=1)[mask].astype(np.float32)
     if not np.isfinite(x).all():
-        bad = [f for f in FEATURE_NAMES if not np.isfinite(d[f][mask]).all()]
-        raise ValueError(f"non-finite values in features {bad}")
+        bad = {f: int((~np.isfinite(d[f][mask])).sum()) for f in FEATURE_NAMES if not np.isfinite(d[f][mask]).all()}
+        raise ValueError(f"{what}: non-finite values in features (events: {bad})")
     weights = {syst: (d[up][mask] * d["weight_gen"][mask] * norm, d[down][mask] * d["weight_gen"][mask] * norm)
                for syst, (up, down) in WEIGHT_VARIATIONS.items() if up in d}
     return Variation(
@@ -123,12 +123,16 @@ def fit_samples_of(
             return d["is_taujets"].astype(bool) == flag
 
         nom = arrays["nominal"]
-        sample = FitSample(fit_name, _variation(nom, mask(nom), norm, seed, fractions))
+        if not mask(nom).any():  # e.g. no ttbar_other event in a split ttbar sample
+            n = len(nom["event"])
+            which = "no selected event" if flag is None else f"none of its {n} selected events is {fit_name}"
+            raise ValueError(f"sample {name!r}: {which}; the templates of {fit_name!r} would be empty")
+        sample = FitSample(fit_name, _variation(nom, mask(nom), norm, seed, fractions, f"sample {fit_name!r} nominal"))
         for var, d in arrays.items():
             if var == "nominal":
                 continue
             m = mask(d)
-            sample.shifted[var] = _variation(d, m, norm, seed, fractions)
+            sample.shifted[var] = _variation(d, m, norm, seed, fractions, f"sample {fit_name!r} {var}")
             sub = {k: d[k][m] for k in ID_KEYS}
             sample.pairs[var] = pair_rows({k: nom[k][mask(nom)] for k in ID_KEYS}, sub)
         out.append(sample)

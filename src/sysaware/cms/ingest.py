@@ -9,14 +9,22 @@
 * ``weight_scale_up/down``, ``weight_pdf_up/down`` (ratios to nominal) when the file has
   ``LHEScaleWeight``/``LHEPdfWeight``,
 * ``weight = weight_gen * weight_btag`` (nominal event weight, before luminosity/cross-section
-  normalisation, which needs :attr:`SampleIngestion.sum_gen_weight` over *all* events read),
+  normalisation, which needs :attr:`SampleIngestion.sum_gen_weight` over *all* events read,
+  less any dropped for NaN/inf),
 
 plus a cut flow per variation.  Every variation is selected from scratch on its own shifted
 objects, so a variation's event set differs from the nominal one; the event ids pair them.
+
+NaN or infinite values in the floating-point branches read (kinematics, b-tag discriminants,
+isolation, weights) would otherwise pass or fail cuts silently; ``nan_policy`` decides:
+``"error"`` (default) raises :class:`IngestionError` naming the sample, file, branches and event
+counts; ``"drop"`` removes the affected events before the selection, logs the counts and keeps
+them in :attr:`SampleIngestion.nonfinite_dropped`.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +41,7 @@ from .nanoevents import (
     IngestionError,
     bare_read,
     iterate_events,
+    nonfinite_events,
     scan_files,
 )
 from .selection import CUT_NAMES, CutFlow, SelectionConfig, object_independent_cuts, select_events
@@ -50,12 +59,18 @@ from .variations import (
 )
 
 __all__ = [
+    "NAN_POLICIES",
     "IngestionError",
     "SampleIngestion",
     "bare_read_sample",
     "ingest_sample",
     "required_branches",
 ]
+
+log = logging.getLogger(__name__)
+
+#: What the ingestion does with events holding NaN/inf in a branch it reads.
+NAN_POLICIES: tuple[str, ...] = ("error", "drop")
 
 
 def required_branches(selection: SelectionConfig, is_mc: bool = True) -> tuple[str, ...]:
@@ -66,7 +81,11 @@ def required_branches(selection: SelectionConfig, is_mc: bool = True) -> tuple[s
 
 @dataclass
 class SampleIngestion:
-    """Per-variation arrays and cut flows of one sample."""
+    """Per-variation arrays and cut flows of one sample.
+
+    ``nonfinite_dropped``: events removed for NaN/inf values (``nan_policy="drop"``): the total,
+    per branch and per file; the cut flows start after that removal, ``n_events_read`` before it.
+    """
 
     sample: str
     files: tuple[str, ...]
@@ -78,6 +97,7 @@ class SampleIngestion:
     btag_efficiencies: dict[int, float]
     seconds: float
     branches: tuple[str, ...] = field(default=())
+    nonfinite_dropped: dict[str, Any] = field(default_factory=lambda: {"events": 0, "branches": {}, "files": {}})
 
     @property
     def variations(self) -> tuple[str, ...]:
@@ -87,6 +107,14 @@ class SampleIngestion:
     def n_selected(self, variation: str = "nominal") -> int:
         """Selected events of a variation."""
         return int(self.arrays[variation]["event"].shape[0])
+
+
+def _nonfinite_detail(files: dict[str, int], branches: dict[str, dict[str, int]]) -> str:
+    """Every file, branch and count of events with non-finite values, on one line."""
+    return "; ".join(
+        f"{n} event(s) of {path} ({', '.join(f'{b}: {k}' for b, k in branches[path].items())})"
+        for path, n in files.items()
+    )
 
 
 def _concat(parts: list[dict[str, Any]], key: str) -> Any:
@@ -107,6 +135,7 @@ def ingest_sample(
     step_size: int = DEFAULT_STEP_SIZE,
     event_labels: Callable[[Any], dict[str, np.ndarray]] | None = None,
     label_branches: Sequence[str] = (),
+    nan_policy: str = "error",
 ) -> SampleIngestion:
     """Select, vary and featurise one sample's files, chunk by chunk.
 
@@ -115,11 +144,15 @@ def ingest_sample(
     (reading ``label_branches`` too) gives per-event arrays, e.g. the generator-level decay
     class, stored for the selected events of every variation.  Raises
     :class:`~sysaware.cms.nanoevents.IngestionError` for unreadable inputs (naming the file and
-    branch) and when no event passes the nominal selection (naming the sample).
+    branch), for NaN/inf in a branch read unless ``nan_policy="drop"`` (naming the file, branch
+    and event count; see the module doc) and when no event passes the nominal selection (naming
+    the sample and giving its cut flow).
     """
     t0 = time.perf_counter()
     selection = selection or SelectionConfig()
     systematics = systematics or SystematicsConfig()
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"nan_policy {nan_policy!r} not in {list(NAN_POLICIES)}")
     if selection.n_taus < 1:
         raise ValueError("the features need a tau: SelectionConfig.n_taus must be >= 1")
     files = tuple(str(f) for f in files)
@@ -138,14 +171,28 @@ def ingest_sample(
     optional = OPTIONAL_WEIGHT_BRANCHES if is_mc else ()
     scan = scan_files(files, branches, optional)
     measure = is_mc and systematics.btag.measure_efficiencies
+    checked = (*required_branches(selection, is_mc), *scan.optional_present)  # what selection, features, weights read
+    bad_files: dict[str, int] = {}  # file -> events with a non-finite value
+    bad_branches: dict[str, dict[str, int]] = {}  # file -> branch -> events
 
     parts: dict[str, list[dict[str, Any]]] = {v: [] for v in variations}
     flows: dict[str, CutFlow] = {v: CutFlow() for v in variations}
     tag_counts = {k: [0, 0] for k in (5, 4, 0)}
     n_read = 0
     sum_gen = 0.0
-    for _chunk, events in iterate_events(files, branches, step_size, optional=optional, scan=scan):
+    for chunk, events in iterate_events(files, branches, step_size, optional=optional, scan=scan):
         n_read += len(events)
+        bad = nonfinite_events(events, checked)
+        if bad:
+            any_bad = np.logical_or.reduce(list(bad.values()))
+            bad_files[chunk.path] = bad_files.get(chunk.path, 0) + int(any_bad.sum())
+            per_branch = bad_branches.setdefault(chunk.path, {})
+            for b, m in bad.items():
+                per_branch[b] = per_branch.get(b, 0) + int(m.sum())
+            if nan_policy == "drop":
+                events = events[~any_bad]
+        if (bad_files and nan_policy == "error") or len(events) == 0:
+            continue  # failing: only the counts of the remaining chunks are wanted
         if is_mc:
             gen = generator_weights(events, systematics.weights, available=scan.optional_present)
         else:
@@ -174,11 +221,27 @@ def ingest_sample(
                 part["_btag"] = ak.to_packed(jets.btagCSVV2)
             parts[var].append(part)
 
+    order = {b: i for i, b in enumerate(checked)}  # branches in reading order, whichever chunk found them
+    bad_branches = {f: dict(sorted(per.items(), key=lambda kv: order[kv[0]])) for f, per in bad_branches.items()}
+    if bad_files and nan_policy == "error":
+        raise IngestionError(
+            f"sample {sample!r}: NaN or inf in {_nonfinite_detail(bad_files, bad_branches)}; "
+            "nan_policy 'drop' (config cms.nan_policy) removes such events, counted and logged"
+        )
+    dropped: dict[str, Any] = {"events": sum(bad_files.values()), "branches": {}, "files": dict(bad_files)}
+    for per_branch in bad_branches.values():
+        for b, k in per_branch.items():
+            dropped["branches"][b] = dropped["branches"].get(b, 0) + k
+    if bad_files:
+        log.warning("sample %r: NaN or inf in %s: %d of %d events read dropped (nan_policy 'drop')",
+                    sample, _nonfinite_detail(bad_files, bad_branches), dropped["events"], n_read)
+
     if flows["nominal"].events.get(CUT_NAMES[-1], 0) == 0:
         flow = ", ".join(f"{k}={v}" for k, v in flows["nominal"].events.items()) or "empty"
+        gone = f", {dropped['events']} of them dropped for NaN/inf" if dropped["events"] else ""
         raise IngestionError(
             f"sample {sample!r}: no event passes the nominal selection "
-            f"({n_read} events read from {len(files)} file(s): {', '.join(files)}; cut flow: {flow})"
+            f"({n_read} events read from {len(files)} file(s): {', '.join(files)}{gone}; cut flow: {flow})"
         )
 
     efficiencies = dict(systematics.btag.efficiencies)
@@ -210,6 +273,7 @@ def ingest_sample(
         btag_efficiencies=efficiencies,
         seconds=time.perf_counter() - t0,
         branches=(*branches, *scan.optional_present),
+        nonfinite_dropped=dropped,
     )
 
 

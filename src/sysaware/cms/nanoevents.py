@@ -9,7 +9,9 @@ the same with the branches the analysis needs, so nothing else of the (about 950
 tree is ever read.
 
 Every problem with an input file is reported as :class:`IngestionError` naming the file (and the
-branch, where one is missing) before any processing starts.
+branch, where one is missing) before any processing starts; a file shorter than its ROOT header
+says (a truncated copy) is one.  :func:`nonfinite_events` finds NaN/inf values in the branches
+read, for the ingestion's ``nan_policy``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def _quiet_schema() -> Iterator[None]:
         yield
 
 
+def _why(exc: BaseException) -> str:
+    """``Type: message`` of an exception on one line (uproot's messages span several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def source_name(path: str | Path) -> str:
     """A local path normalised, a URL (``root://``, ``https://``...) kept as it is."""
     text = str(path)
@@ -83,8 +90,15 @@ def open_tree(path: str | Path, treepath: str = TREE_NAME) -> tuple[Any, Any]:
     try:
         f = uproot.open(p)
     except Exception as exc:  # uproot raises ValueError, OSError, struct.error, ... on junk
-        raise IngestionError(f"cannot read {p} as a ROOT file ({type(exc).__name__}: {exc})") from exc
+        raise IngestionError(f"cannot read {p} as a ROOT file ({_why(exc)})") from exc
     try:
+        if "://" not in p:
+            size, end = Path(p).stat().st_size, int(f.file.fEND)
+            if size < end:
+                raise IngestionError(
+                    f"{p} is truncated: {size} bytes on disk, its ROOT header says {end} "
+                    "(an interrupted copy or download?)"
+                )
         if treepath not in f:
             keys = sorted({k.split(";")[0] for k in f.keys(recursive=False)})
             raise IngestionError(f"{p} has no '{treepath}' tree (top-level keys: {keys or 'none'})")
@@ -96,7 +110,7 @@ def open_tree(path: str | Path, treepath: str = TREE_NAME) -> tuple[Any, Any]:
         raise
     except Exception as exc:
         f.close()
-        raise IngestionError(f"cannot read the '{treepath}' tree of {p} ({type(exc).__name__}: {exc})") from exc
+        raise IngestionError(f"cannot read the '{treepath}' tree of {p} ({_why(exc)})") from exc
     return f, tree
 
 
@@ -109,6 +123,33 @@ def check_branches(tree: Any, path: str | Path, required: Iterable[str]) -> None
             f"{path} lacks required branch{'es' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"in tree '{tree.name}'"
         )
+
+
+def branch_array(events: Any, name: str) -> Any:
+    """The NanoEvents field of NanoAOD branch ``name`` (``Jet_pt`` -> ``events.Jet.pt``, ``genWeight``)."""
+    prefix, _, rest = name.partition("_")
+    if rest and prefix in events.fields and rest in events[prefix].fields:
+        return events[prefix][rest]
+    return events[name]
+
+
+def nonfinite_events(events: Any, branches: Iterable[str]) -> dict[str, np.ndarray]:
+    """Events with a NaN or infinite value, per floating-point branch of ``branches`` that has one.
+
+    Returns branch -> boolean mask over ``events`` (an event is flagged when any of its objects
+    has a non-finite value); branches whose values are all finite (or not floating) are left out.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name in dict.fromkeys(branches):
+        arr = branch_array(events, name)
+        flat = ak.to_numpy(ak.flatten(arr, axis=None))
+        if flat.dtype.kind != "f" or np.isfinite(flat).all():
+            continue
+        bad = ~np.isfinite(arr)
+        while bad.ndim > 1:  # jagged: any object of the event
+            bad = ak.any(bad, axis=-1)
+        out[name] = np.asarray(ak.to_numpy(bad), dtype=bool)
+    return out
 
 
 def chunk_ranges(n_entries: int, step_size: int) -> list[tuple[int, int]]:
@@ -159,7 +200,7 @@ def events_from_tree(
             return factory.events()
     except Exception as exc:
         raise IngestionError(
-            f"cannot read entries {entry_start}-{entry_stop} of {path} ({type(exc).__name__}: {exc})"
+            f"cannot read entries {entry_start}-{entry_stop} of {path} ({_why(exc)})"
         ) from exc
 
 

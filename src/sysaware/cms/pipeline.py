@@ -71,22 +71,28 @@ def ingest(cfg: Mapping[str, Any], name: str, generated_folder: str | Path) -> S
     labels = {"event_labels": ttbar_labels, "label_branches": TRUTH_BRANCHES} if s.get("split_ttbar") else {}
     result = ingest_sample(name, sample_files(s, generated_folder), selection=selection,
                            systematics=systematics_config(cfg), is_mc=is_mc,
-                           step_size=int(cfg["cms"]["chunk_size"]), **labels)
+                           step_size=int(cfg["cms"]["chunk_size"]), nan_policy=cfg["cms"].get("nan_policy", "error"),
+                           **labels)
     if s["role"] == "data-driven":
         result.arrays = {"nominal": qcd_template(result.arrays["nominal"], float(cfg["cms"]["qcd_mistag_rate"]))}
     return result
 
 
 def write_ingestion(result: SampleIngestion, npz: str | Path, meta: str | Path, sumw: float | None) -> None:
-    """The arrays (``.npz``) and the bookkeeping JSON of one ingested sample."""
+    """The arrays (``.npz``) and the bookkeeping JSON of one ingested sample; neither survives a failure."""
     save_ingested(npz, result.arrays)
-    write_json(meta, {
-        "sample": result.sample, "files": list(result.files), "is_mc": result.is_mc,
-        "n_events_read": result.n_events_read, "sum_gen_weight_read": result.sum_gen_weight,
-        "sum_weights": sumw, "btag_efficiencies": {str(k): v for k, v in result.btag_efficiencies.items()},
-        "seconds": result.seconds, "cutflows": result.cutflows,
-        "selected": {v: result.n_selected(v) for v in result.variations},
-    })
+    try:
+        write_json(meta, {
+            "sample": result.sample, "files": list(result.files), "is_mc": result.is_mc,
+            "n_events_read": result.n_events_read, "sum_gen_weight_read": result.sum_gen_weight,
+            "sum_weights": sumw, "btag_efficiencies": {str(k): v for k, v in result.btag_efficiencies.items()},
+            "seconds": result.seconds, "cutflows": result.cutflows,
+            "selected": {v: result.n_selected(v) for v in result.variations},
+            "nonfinite_dropped": result.nonfinite_dropped,
+        })
+    except BaseException:
+        Path(npz).unlink(missing_ok=True)
+        raise
 
 
 def sample_sum_weights(cfg: Mapping[str, Any], name: str, generated_folder: str | Path) -> float | None:

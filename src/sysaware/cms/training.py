@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from ..benchmark.losses import bce_loss
 from ..seeding import torch_generator
 from ..stats import Templates, TorchModel
 from ..summaries import softmax_histogram
+from ..train.checkpoint import training_checkpoint
 from ..train.loop import History, TrainSettings, fit
 from ..train.networks import make_mlp, resolve_device
 from .dataset import FitSample
@@ -121,8 +123,12 @@ def train(
     method: str,
     samples: Mapping[str, FitSample],
     progress: Callable[[int, float, float], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> tuple[nn.Sequential, dict[str, Any], History]:
-    """Train ``bce`` or ``inferno`` on the train split; best epoch by the valid split's loss."""
+    """Train ``bce`` or ``inferno`` on the train split; best epoch by the valid split's loss.
+
+    ``checkpoint``: file of per-epoch checkpoints (see :mod:`sysaware.train.checkpoint`).
+    """
     if method not in METHODS:
         raise ValueError(f"method {method!r} not in {METHODS}")
     tcfg = cfg["training"]
@@ -180,7 +186,8 @@ def train(
             idx = {n: None for n in valid_parts}
             return float(model.poi_variance(inferno_templates(net, valid_parts, idx, systs, temperature)))
 
-    hist = fit(net, batches, loss_fn, valid, settings, progress)
+    ckpt = training_checkpoint(checkpoint, cfg, ("cms", method), gen)
+    hist = fit(net, batches, loss_fn, valid, settings, progress, ckpt)
     net.cpu()
     meta = {
         "n_inputs": len(FEATURE_NAMES),

@@ -9,6 +9,10 @@ shift z (one z, or one per event): the features always go through
 z -> 0 limit of the shifted samples (the file's own DER_* values are rounded and, for a few,
 computed differently).  The recipe's tau pT cut is applied after the shift: an event whose
 shifted tau pT falls below the threshold is not ``kept`` at that z.
+
+A NaN or infinite feature value in the file (not the undefined sentinel) is an error naming the
+file, column and count, unless ``higgsml.nan_policy`` is ``drop``: the rows are then removed
+(:func:`drop_nonfinite`), logged and counted in the facts (``prepared/summary.json``).
 """
 
 from __future__ import annotations
@@ -22,22 +26,28 @@ from typing import Any
 import numpy as np
 
 from ..seeding import rng_for
-from .io import HiggsMLEvents, HiggsMLInputError, read_fair_universe_parquet, read_higgsml_csv
+from .io import HiggsMLEvents, HiggsMLInputError, NonFinite, read_fair_universe_parquet, read_higgsml_csv
 from .systematics import tau_energy_scale
 
 log = logging.getLogger(__name__)
 TRAIN, VALID, TEMPLATES = 0, 1, 2
 SPLIT_NAMES = ("train", "valid", "templates")
+#: ``higgsml.nan_policy``: what :func:`prepare` does with rows holding a NaN/inf feature value.
+NAN_POLICIES = ("error", "drop")
 
 
-def read_events(path: str, fmt: str = "auto") -> HiggsMLEvents:
-    """Read a HiggsML file: ``csv`` (ATLAS 2014), ``parquet`` (FAIR-Universe), or ``auto`` by suffix."""
+def read_events(path: str, fmt: str = "auto", nonfinite_features: NonFinite = "error") -> HiggsMLEvents:
+    """Read a HiggsML file: ``csv`` (ATLAS 2014), ``parquet`` (FAIR-Universe), or ``auto`` by suffix.
+
+    ``nonfinite_features``: ``"error"`` raises on a NaN/inf feature value, ``"keep"`` leaves it
+    (see :func:`drop_nonfinite`).
+    """
     if fmt == "auto":
         fmt = "parquet" if str(path).endswith(".parquet") else "csv"
     if fmt == "csv":
-        return read_higgsml_csv(path)
+        return read_higgsml_csv(path, nonfinite_features=nonfinite_features)
     if fmt == "parquet":
-        return read_fair_universe_parquet(path)
+        return read_fair_universe_parquet(path, nonfinite_features=nonfinite_features)
     raise ValueError(f"higgsml.format {fmt!r} not in ['auto', 'csv', 'parquet']")
 
 
@@ -55,12 +65,17 @@ def sample_index(events: HiggsMLEvents, samples: Sequence[Mapping[str, Any]]) ->
                     f"{events.source}: sample {s['name']!r} selects by detailed_label, which this file lacks"
                 )
             mask = np.isin(events.detailed_label, list(s["detailed_label"]))
+            how = f"detailed_label in {list(s['detailed_label'])}"
         elif "label" in s:
             mask = events.label == int(s["label"])
+            how = f"label == {int(s['label'])}"
         else:
             raise ValueError(f"higgsml.samples entry {s['name']!r} needs 'label' or 'detailed_label'")
         if not mask.any():
-            raise HiggsMLInputError(f"{events.source}: sample {s['name']!r} has no events")
+            raise HiggsMLInputError(
+                f"{events.source}: sample {s['name']!r} has no events ({how} selects none of the "
+                f"{events.n_events} rows)"
+            )
         twice = mask & (index >= 0)
         if twice.any():
             raise ValueError(f"higgsml.samples: {int(twice.sum())} events are in {s['name']!r} and another sample")
@@ -106,11 +121,39 @@ def drop_repeated_ids(events: HiggsMLEvents) -> tuple[HiggsMLEvents, int]:
     return events, n_dropped
 
 
+def drop_nonfinite(events: HiggsMLEvents) -> tuple[HiggsMLEvents, int, dict[str, int]]:
+    """The events without a NaN/inf feature value (undefined entries do not count), the rows dropped,
+    and per column the rows with a non-finite value there (a row may count in several columns).
+
+    For events read with ``nonfinite_features="keep"``; the drop is logged as a warning.
+    """
+    bad = {name: ~np.isfinite(v) & ~events.undefined_mask(name) for name, v in events.features.items()}
+    per_column = {name: int(m.sum()) for name, m in bad.items() if m.any()}
+    rows = np.logical_or.reduce(list(bad.values())) if bad else np.zeros(events.n_events, dtype=bool)
+    n_rows = int(rows.sum())
+    if n_rows:
+        log.warning("%s: %d of %d rows have NaN or inf feature values and are dropped (nan_policy 'drop'): %s",
+                    events.source, n_rows, events.n_events, ", ".join(f"{k} {v}" for k, v in per_column.items()))
+        events = events.select(~rows)
+    return events, n_rows, per_column
+
+
 def prepare(cfg: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Arrays of the prepared events (``f_<feature>``, ``weight``, ``sample``, ``split``, ``event_id``) and facts about them."""
+    """Arrays of the prepared events (``f_<feature>``, ``weight``, ``sample``, ``split``, ``event_id``) and facts about them.
+
+    Facts: ``rows_read``, ``repeated_id_rows_dropped`` and, when ``higgsml.nan_policy`` is
+    ``drop``, ``nonfinite_rows_dropped`` and ``nonfinite_by_column`` (see :func:`drop_nonfinite`).
+    """
     h = cfg["higgsml"]
-    events = read_events(h["input"], h.get("format", "auto"))
+    policy = h.get("nan_policy", "error")
+    if policy not in NAN_POLICIES:
+        raise ValueError(f"higgsml.nan_policy {policy!r} not in {list(NAN_POLICIES)}")
+    events = read_events(h["input"], h.get("format", "auto"), "keep" if policy == "drop" else "error")
     n_read, n_dropped = events.n_events, 0
+    facts: dict[str, Any] = {"rows_read": n_read}
+    if policy == "drop":
+        events, n_bad, by_column = drop_nonfinite(events)
+        facts.update(nonfinite_rows_dropped=n_bad, nonfinite_by_column=by_column)
     if h["drop_repeated_ids"]:
         events, n_dropped = drop_repeated_ids(events)
     index = sample_index(events, h["samples"])
@@ -120,7 +163,7 @@ def prepare(cfg: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, An
     weight = split_weights(events.weight, index, split, float(h["luminosity_scale"]))
     out = {f"f_{k}": v for k, v in events.features.items()}
     out.update(weight=weight, sample=index, split=split, event_id=events.event_id)
-    return out, {"rows_read": n_read, "repeated_id_rows_dropped": n_dropped}
+    return out, {**facts, "repeated_id_rows_dropped": n_dropped}
 
 
 @dataclass

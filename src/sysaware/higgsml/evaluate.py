@@ -23,6 +23,7 @@ For one trained model:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..fit.core import BOUND_RTOL
 from ..seeding import rng_for
 from .dataset import TEMPLATES, TESData
 from .model import POI, norm_factors, signal_samples
-from .profile import GridTemplates, ProfileModel, fit, hessian_covariance, interval, profile_scan
+from .profile import (
+    GridTemplates,
+    ProfileModel,
+    fit,
+    free_hessian,
+    hessian_covariance,
+    interval,
+    is_positive_definite,
+    profile_scan,
+)
+
+log = logging.getLogger(__name__)
 
 SCAN_POINTS = 41
 SCAN_HALF_RANGE = 2.5  # in units of the Asimov half-width
@@ -153,19 +166,45 @@ def _half(lo: float, hi: float) -> float:
 
 
 def fit_record(model: ProfileModel, data: np.ndarray, stat_fixed: Sequence[str]) -> dict[str, Any]:
-    """Results-contract fields of one pseudo-experiment (``fit_results.json``, DESIGN.md section 5)."""
+    """Results-contract fields of one pseudo-experiment (``fit_results.json``, DESIGN.md section 5).
+
+    Problems are reported, not hidden: a minimisation that did not converge, a Hessian that is
+    not positive definite (the uncertainties then come from its pseudo-inverse), mu at a bound
+    and an interval that reaches a bound go to ``warnings`` and to the log.
+    """
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        log.warning(message)
+
     res = fit(model, data)
     best, lo, hi = interval(model, data)
     fixed = {n: float(v) for n, v in zip(res.names, res.pars) if n in stat_fixed}
     _, slo, shi = interval(model, data, fixed=fixed)
-    cov = hessian_covariance(model, data, res)
+    hessian = free_hessian(model, data, res)
+    posdef = is_positive_definite(hessian[0])
+    cov = hessian_covariance(model, data, res, hessian)
     err = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     corr = cov / np.outer(np.where(err > 0, err, 1.0), np.where(err > 0, err, 1.0))
+    bounds = model.mu_bounds
+    tol = BOUND_RTOL * max(1.0, bounds[1] - bounds[0])
+    at_bound = min(abs(best - bounds[0]), abs(best - bounds[1])) <= tol
+    if not res.converged:
+        warn("fit did not converge (L-BFGS-B)")
+    if not posdef:
+        warn("fit: Hessian not positive definite at the best fit; uncertainties from its pseudo-inverse")
+    if at_bound:
+        warn(f"fit: POI at bound: {POI} = {best:.6g}, bounds [{bounds[0]:g}, {bounds[1]:g}]")
+    for side, edge in (("lower", lo), ("upper", hi)):
+        if min(abs(edge - bounds[0]), abs(edge - bounds[1])) <= tol:
+            warn(f"fit: the {side} end of the 68% interval of {POI} is the bound {edge:g}")
     return {
         "poi": POI, "bestfit": best, "minos": [lo - best, hi - best],
         "stat_only_minos": [slo - best, shi - best], "labels": list(res.names),
         "bestfit_all": [float(v) for v in res.pars], "uncertainty_all": [float(v) for v in err],
-        "correlation": corr.tolist(), "converged": bool(res.converged),
+        "correlation": corr.tolist(), "converged": bool(res.converged), "hesse_positive_definite": posdef,
+        "poi_at_bound": bool(at_bound), "warnings": warnings,
     }
 
 

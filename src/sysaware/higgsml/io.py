@@ -17,7 +17,10 @@ Undefined values
 Both sentinels are replaced by :data:`UNDEFINED` (``NaN``) in the returned feature arrays, so
 downstream code can never use -999 or -25 as a number by accident; ``events.undefined[name]``
 (or :meth:`HiggsMLEvents.undefined_mask`) is the boolean mask of the entries that were
-undefined in the file.  A genuine NaN or infinity in the file (not the sentinel) is an error.
+undefined in the file.  A genuine NaN or infinity in the file (not the sentinel) is an error
+naming the file, the column and the count, unless the reader is given
+``nonfinite_features="keep"``: the value then stays in the feature array, not marked undefined,
+for the caller to drop the row (:func:`sysaware.higgsml.dataset.drop_nonfinite`).
 
 Bad input (missing file, missing required column, non-finite weight / label / id / feature,
 label other than s/b or 0/1) raises :class:`HiggsMLInputError`, whose message names the file
@@ -27,7 +30,9 @@ and the column.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Mapping
+from typing import Literal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +66,10 @@ FAIR_FEATURES: tuple[str, ...] = (
     "DER_lep_eta_centrality",
 )
 """The 28 features of the FAIR-Universe parquet, in file order."""
+
+
+NonFinite = Literal["error", "keep"]
+"""What a reader does with a NaN/inf feature value: raise, or keep it (not marked undefined)."""
 
 
 class HiggsMLInputError(ValueError):
@@ -144,32 +153,50 @@ def _require(columns, required, path) -> None:
         raise HiggsMLInputError(f"{path}: missing required column(s) {', '.join(missing)}")
 
 
+def _nonfinite_note(arr: np.ndarray, column: str) -> str:
+    """``column C has n non-finite value(s) (first at data row i: v)``, or '' if all are finite."""
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return ""
+    i = int(np.flatnonzero(bad)[0])
+    return f"column {column} has {int(bad.sum())} non-finite value(s) (first at data row {i}: {arr[i]})"
+
+
 def _finite(values: np.ndarray, path, column: str) -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise HiggsMLInputError(
-            f"{path}: column {column} has {int(bad.sum())} non-finite value(s) "
-            f"(first at data row {i}: {arr[i]!r})"
-        )
+    note = _nonfinite_note(arr, column)
+    if note:
+        raise HiggsMLInputError(f"{path}: {note}")
     return arr
 
 
-def _features(df, names, sentinel: float, path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _features(
+    df, names, sentinel: float, path, nonfinite: NonFinite = "error"
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    if nonfinite not in ("error", "keep"):
+        raise ValueError(f"nonfinite_features {nonfinite!r} not in ['error', 'keep']")
     feats: dict[str, np.ndarray] = {}
     undef: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    bad_rows = np.zeros(len(df), dtype=bool)
     for name in names:
         try:
             raw = df[name].to_numpy(dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise HiggsMLInputError(f"{path}: column {name} is not numeric ({exc})") from exc
-        raw = _finite(raw, path, name)
+        if nonfinite == "error" and (note := _nonfinite_note(raw, name)):
+            notes.append(note)
+            bad_rows |= ~np.isfinite(raw)
         mask = raw == sentinel
         arr = raw.copy()
         arr[mask] = UNDEFINED
         feats[name] = arr
         undef[name] = mask
+    if notes:
+        raise HiggsMLInputError(
+            f"{path}: {int(bad_rows.sum())} row(s) with NaN or inf features: {', '.join(notes)}; "
+            "higgsml.nan_policy 'drop' removes such rows, counted and logged"
+        )
     return feats, undef
 
 
@@ -180,22 +207,25 @@ def _compression(path) -> str | None:
         return "gzip" if fh.read(2) == b"\x1f\x8b" else None
 
 
-def read_higgsml_csv(path_or_url: str | os.PathLike[str]) -> HiggsMLEvents:
+def read_higgsml_csv(
+    path_or_url: str | os.PathLike[str], *, nonfinite_features: NonFinite = "error"
+) -> HiggsMLEvents:
     """Read the ATLAS 2014 HiggsML CSV (plain or gzip, path or URL).
 
     Returns the 30 features (-999.0 -> NaN, see the module docstring), ``weight`` (column
     ``Weight``), ``label`` (``s`` -> 1, ``b`` -> 0), ``event_id`` (``EventId``), and, when
     present, ``KaggleSet`` / ``KaggleWeight`` in ``extra``.  ``detailed_label`` is None.
+    ``nonfinite_features``: see the module docstring (weights, labels and ids must be finite).
     """
     import pandas as pd
 
     _check_exists(path_or_url)
     try:
         df = pd.read_csv(path_or_url, compression=_compression(path_or_url), low_memory=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise HiggsMLInputError(f"{path_or_url}: cannot read as CSV ({exc})") from exc
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:  # EOFError: truncated gzip
+        raise HiggsMLInputError(f"{path_or_url}: cannot read as CSV ({type(exc).__name__}: {exc})") from exc
     _require(df.columns, ("EventId", *ATLAS_FEATURES, "Weight", "Label"), path_or_url)
-    feats, undef = _features(df, ATLAS_FEATURES, ATLAS_UNDEFINED, path_or_url)
+    feats, undef = _features(df, ATLAS_FEATURES, ATLAS_UNDEFINED, path_or_url, nonfinite_features)
     weight = _finite(pd.to_numeric(df["Weight"], errors="coerce").to_numpy(), path_or_url, "Weight")
     event_id = _finite(pd.to_numeric(df["EventId"], errors="coerce").to_numpy(), path_or_url, "EventId")
     lab = df["Label"].astype(str).str.strip().to_numpy()
@@ -215,13 +245,15 @@ def read_higgsml_csv(path_or_url: str | os.PathLike[str]) -> HiggsMLEvents:
     )
 
 
-def read_fair_universe_parquet(path: str | os.PathLike[str]) -> HiggsMLEvents:
+def read_fair_universe_parquet(
+    path: str | os.PathLike[str], *, nonfinite_features: NonFinite = "error"
+) -> HiggsMLEvents:
     """Read a FAIR-Universe HiggsML parquet file.
 
     Returns every ``PRI_*``/``DER_*`` column present (-25 -> NaN; at least
     :data:`FAIR_FEATURES` are required), ``weight`` (``weights``), ``label`` (``labels``, 0/1),
     ``detailed_label`` (``detailed_labels``, str, when present) and ``event_id`` (the row
-    number: the format has no id column).
+    number: the format has no id column).  ``nonfinite_features``: see the module docstring.
     """
     import pandas as pd
 
@@ -232,7 +264,7 @@ def read_fair_universe_parquet(path: str | os.PathLike[str]) -> HiggsMLEvents:
         raise HiggsMLInputError(f"{path}: cannot read as parquet ({exc})") from exc
     _require(df.columns, (*FAIR_FEATURES, "weights", "labels"), path)
     names = [c for c in df.columns if c.startswith(("PRI_", "DER_"))]
-    feats, undef = _features(df, names, FAIR_UNDEFINED, path)
+    feats, undef = _features(df, names, FAIR_UNDEFINED, path, nonfinite_features)
     weight = _finite(df["weights"].to_numpy(dtype=np.float64), path, "weights")
     labels = _finite(df["labels"].to_numpy(dtype=np.float64), path, "labels")
     if not np.isin(labels, (0.0, 1.0)).all():

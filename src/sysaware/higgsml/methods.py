@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from ..stats import Templates, TorchModel
 from ..summaries import softmax_histogram
 from ..train.adversary import adversary_nll
 from ..train.disco import distance_correlation_sq
+from ..train.checkpoint import Stateful, training_checkpoint
 from ..train.loop import History, TrainSettings, fit
 from ..train.networks import make_mlp
 from .dataset import TRAIN, VALID, TESData
@@ -125,8 +127,13 @@ def train(
     name: str,
     data: TESData,
     progress: Callable[[int, float, float], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> tuple[nn.Sequential, dict[str, Any], History]:
-    """Train the model ``name`` (see :func:`model_names`) on the train split; returns (net, meta, history)."""
+    """Train the model ``name`` (see :func:`model_names`) on the train split; returns (net, meta, history).
+
+    ``checkpoint``: file of per-epoch checkpoints (see :mod:`sysaware.train.checkpoint`); the
+    pivot's adversary and its optimiser are saved with the classifier.
+    """
     method, true_z = parse_model_name(cfg, name)
     tcfg, tes = cfg["training"], cfg["higgsml"]["tes"]
     mcfg = cfg["methods"].get(method, {})
@@ -147,6 +154,7 @@ def train(
     def draw(part: _Part, *key: object) -> np.ndarray:
         return rng_for(seed, "higgsml_z", name, *key).uniform(lo, hi, size=len(part.rows))
 
+    learners: dict[str, Stateful] = {}
     if method == "inferno":
         batches, loss_fn, valid = _inferno(cfg, data, tr, va, sigma, batch, gen)
     else:
@@ -172,7 +180,7 @@ def train(
                 j = j[kept[j]]
                 yield x[j], tr.y[j], w[j] / w[j].mean(), zt[j], torch.tensor(epoch)
 
-        penalty = _penalty(method, mcfg, gen)
+        penalty = _penalty(method, mcfg, learners)
 
         def loss_fn(net: nn.Module, b: tuple[Tensor, ...]) -> Tensor:
             x, y, w, z, epoch = b
@@ -189,7 +197,8 @@ def train(
                 loss = loss + penalty(net, xv[sub], va.y[sub], wv[sub] / wv[sub].mean(), zvt[sub], 10**9, False)
             return float(loss)
 
-    hist = fit(net, batches, loss_fn, valid, settings, progress)
+    ckpt = training_checkpoint(checkpoint, cfg, ("higgsml", name), gen, **learners)
+    hist = fit(net, batches, loss_fn, valid, settings, progress, ckpt)
     meta = {
         "n_inputs": tr.x.shape[1] + int(aware), "n_outputs": n_out, "hidden": list(tcfg["hidden"]),
         "activation": tcfg["activation"], "method": method, "model": name, "z_input": aware,
@@ -212,8 +221,11 @@ def _valid_subset(y: Tensor, keep: Tensor, seed: int) -> Tensor:
     return torch.cat(out)
 
 
-def _penalty(method: str, mcfg: Mapping[str, Any], gen: torch.Generator):
-    """The extra loss term of ``pivot`` / ``disco`` (None for the plain cross-entropy methods)."""
+def _penalty(method: str, mcfg: Mapping[str, Any], learners: dict[str, Stateful]):
+    """The extra loss term of ``pivot`` / ``disco`` (None for the plain cross-entropy methods).
+
+    Parts that learn alongside the classifier (the pivot's adversary and its optimiser) are
+    added to ``learners``, for the checkpoint."""
     lam = float(mcfg.get("lam", 0.0))
     if method == "disco":
 
@@ -229,6 +241,7 @@ def _penalty(method: str, mcfg: Mapping[str, Any], gen: torch.Generator):
         adv = nn.Sequential(nn.Linear(2, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 2))
         opt = torch.optim.Adam(adv.parameters(), lr=float(mcfg["adversary_lr"]))
         steps, pretrain = int(mcfg["adversary_steps"]), int(mcfg["pretrain_epochs"])
+        learners.update(adversary=adv, adversary_optimizer=opt)
 
         def pivot(net, x, y, w, z, epoch, training):
             p = torch.sigmoid(net(x)[:, :1])

@@ -289,10 +289,9 @@ def interval(model: ProfileModel, data: np.ndarray, level: float = 1.0,
     raise ProfileFitError(f"global fit with fixed {fixed} keeps being undercut by profiled fits")
 
 
-def hessian_covariance(model: ProfileModel, data: np.ndarray, result: FitResult) -> np.ndarray:
-    """Inverse of the NLL Hessian over the free parameters at ``result`` (central differences of
-    the analytic gradient; at a z node the two one-sided curvatures are averaged).  Returned as
-    ``(n_pars, n_pars)`` in ``parameter_names`` order, zero rows/columns for fixed parameters."""
+def free_hessian(model: ProfileModel, data: np.ndarray, result: FitResult) -> tuple[np.ndarray, list[int]]:
+    """NLL Hessian over the free parameters at ``result`` (central differences of the analytic
+    gradient; at a z node the two one-sided curvatures are averaged), and their indices."""
     data, p = np.asarray(data, dtype=float), np.asarray(result.pars, dtype=float)
     free = [i for i, n in enumerate(result.names) if n not in result.fixed]
     dz = float(np.min(np.diff(model.templates.z)))
@@ -303,6 +302,24 @@ def hessian_covariance(model: ProfileModel, data: np.ndarray, result: FitResult)
         up[i] += h
         dn[i] -= h
         hess[:, col] = (model._nll_grad(up, data)[1][free] - model._nll_grad(dn, data)[1][free]) / (2 * h)
-    cov = np.zeros((len(p), len(p)))
-    cov[np.ix_(free, free)] = np.linalg.inv(0.5 * (hess + hess.T))
+    return 0.5 * (hess + hess.T), free
+
+
+def is_positive_definite(hess: np.ndarray, rtol: float = 1e-12) -> bool:
+    """All eigenvalues finite and above ``rtol`` times the largest."""
+    if not np.isfinite(hess).all():
+        return False
+    eig = np.linalg.eigvalsh(hess)
+    return bool(eig[0] > rtol * abs(eig[-1]))
+
+
+def hessian_covariance(model: ProfileModel, data: np.ndarray, result: FitResult,
+                       hessian: tuple[np.ndarray, list[int]] | None = None) -> np.ndarray:
+    """Inverse of :func:`free_hessian` (or of the given ``hessian``), as ``(n_pars, n_pars)`` in
+    ``parameter_names`` order with zero rows/columns for fixed parameters; the pseudo-inverse
+    where the Hessian is not positive definite (check :func:`is_positive_definite` first)."""
+    hess, free = free_hessian(model, data, result) if hessian is None else hessian
+    n = len(result.pars)
+    cov = np.zeros((n, n))
+    cov[np.ix_(free, free)] = np.linalg.inv(hess) if is_positive_definite(hess) else np.linalg.pinv(hess)
     return cov

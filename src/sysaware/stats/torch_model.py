@@ -53,6 +53,22 @@ class SingularFisherError(ArithmeticError):
     """The Asimov Hessian cannot be inverted (parameters not identifiable)."""
 
 
+def inverse_fisher(hess: Tensor, names: list[str]) -> Tensor:
+    """Inverse of an Asimov Hessian over the parameters ``names``; :class:`SingularFisherError`
+    when it is not finite or not positive definite (smallest eigenvalue below
+    ``MIN_EIGEN_RATIO`` times the largest): the INFERNO loss would be meaningless there."""
+    with torch.no_grad():
+        h = hess.detach()
+        finite = bool(torch.isfinite(h).all())
+        eig = torch.linalg.eigvalsh(h) if finite else h.new_full(h.shape[:1], math.nan)
+    if not bool(torch.isfinite(eig).all()) or eig[0] <= MIN_EIGEN_RATIO * eig[-1].abs():
+        what = f"eigenvalues {eig.min().item():.3g} .. {eig.max().item():.3g}" if finite else "non-finite entries"
+        raise SingularFisherError(
+            f"Asimov Hessian is singular: parameters {names} are not identifiable with these templates ({what})"
+        )
+    return torch.linalg.inv(hess)
+
+
 class TorchModel:
     """Functional torch view of a :class:`ModelSpec` for a given number of bins.
 
@@ -170,15 +186,7 @@ class TorchModel:
         """Inverse of the free-parameter block of the Asimov Hessian (free params only)."""
         mask = self.free_mask()
         hess = self.asimov_hessian(tpl, pars)[mask][:, mask]
-        with torch.no_grad():
-            eig = torch.linalg.eigvalsh(hess.detach())
-        if not bool(torch.isfinite(eig).all()) or eig[0] <= MIN_EIGEN_RATIO * eig[-1].abs():
-            free = [n for n, m in zip(self.labels, mask.tolist()) if m]
-            raise SingularFisherError(
-                f"Asimov Hessian is singular: parameters {free} are not identifiable "
-                f"with these templates (eigenvalues {eig.min().item():.3g} .. {eig.max().item():.3g})"
-            )
-        return torch.linalg.inv(hess)
+        return inverse_fisher(hess, [n for n, m in zip(self.labels, mask.tolist()) if m])
 
     def poi_variance(self, tpl: Templates[Tensor], pars: Tensor | None = None) -> Tensor:
         """Expected variance of the POI: the (POI, POI) entry of the inverse Hessian.

@@ -1,4 +1,11 @@
-"""The training loop every method uses: seeded, best epoch by validation loss, NaN guard."""
+"""The training loop every method uses: seeded, best epoch by validation loss, NaN guard, checkpoints.
+
+With a :class:`~sysaware.train.checkpoint.Checkpoint`, the state after every epoch is saved, and
+a training that was killed resumes from it and ends with the same weights as an uninterrupted
+one.  A non-finite loss, or an INFERNO loss whose Asimov Hessian became singular, stops training
+with :class:`TrainingError`; the network is left at its best epoch so far and the checkpoint of
+the last good epoch stays on disk.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
+
+from ..stats.torch_model import SingularFisherError
+from .checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +47,8 @@ class History:
     train: list[float] = field(default_factory=list)
     valid: list[float] = field(default_factory=list)
     best_epoch: int = -1
+    #: the last epoch restored from a checkpoint (None: trained from the start)
+    resumed_after: int | None = None
 
     @property
     def best_valid(self) -> float:
@@ -62,51 +74,75 @@ def fit(
     valid_loss: Callable[[nn.Module], float],
     settings: TrainSettings,
     progress: Callable[[int, float, float], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> History:
     """Train ``net`` in place and leave it at the epoch with the lowest validation loss.
 
     ``batches(epoch)`` yields the batches of one epoch (seeded by the caller);
     ``loss_fn(net, batch)`` is the method's loss; ``valid_loss(net)`` is evaluated
-    without gradients after every epoch.  A non-finite loss raises
-    :class:`TrainingError` after restoring the best state.
+    without gradients after every epoch.  A non-finite loss (or a singular INFERNO Hessian)
+    raises :class:`TrainingError` after restoring the best state.  With ``checkpoint``, the
+    state is saved after every epoch, a matching checkpoint on disk is resumed, and the file
+    is removed when training ends normally.
     """
     opt = make_optimizer(net, settings)
     hist = History()
     best_state = copy.deepcopy(net.state_dict())
     best = math.inf
-    for epoch in range(settings.epochs):
+    start, stopped = 0, False
+    if checkpoint is not None and (blob := checkpoint.load()) is not None:
+        net.load_state_dict(blob["net"])
+        opt.load_state_dict(blob["optimizer"])
+        best_state, best = blob["best_state"], float(blob["best"])
+        hist = History(list(blob["train"]), list(blob["valid"]), int(blob["best_epoch"]), int(blob["epoch"]))
+        torch.set_rng_state(blob["torch_rng"])
+        start, stopped = int(blob["epoch"]) + 1, bool(blob["stopped"])
+        log.info("resumed from checkpoint %s after epoch %d (best %d)", checkpoint.path, blob["epoch"], hist.best_epoch)
+    for epoch in range(start, 0 if stopped else settings.epochs):
         net.train()
         total: Tensor | float = 0.0
         n = 0
-        for batch in batches(epoch):
-            opt.zero_grad()
-            loss = loss_fn(net, batch)
-            loss.backward()
-            opt.step()
-            # summed on the loss's device: no host sync per step (matters on a GPU)
-            total = total + loss.detach()
-            n += 1
-        mean_train = float(total) / max(n, 1)
-        if not math.isfinite(mean_train):
+        try:
+            for batch in batches(epoch):
+                opt.zero_grad()
+                loss = loss_fn(net, batch)
+                loss.backward()
+                opt.step()
+                # summed on the loss's device: no host sync per step (matters on a GPU)
+                total = total + loss.detach()
+                n += 1
+            mean_train = float(total) / max(n, 1)
+            if not math.isfinite(mean_train):
+                raise TrainingError(f"non-finite training loss in epoch {epoch}")
+            net.eval()
+            with torch.no_grad():
+                v = float(valid_loss(net))
+            if not math.isfinite(v):
+                raise TrainingError(f"non-finite validation loss at epoch {epoch}")
+        except (TrainingError, SingularFisherError) as err:
             net.load_state_dict(best_state)
-            raise TrainingError(
-                f"non-finite training loss in epoch {epoch}; kept epoch {hist.best_epoch}"
-            )
-        net.eval()
-        with torch.no_grad():
-            v = float(valid_loss(net))
-        if not math.isfinite(v):
-            net.load_state_dict(best_state)
-            raise TrainingError(f"non-finite validation loss at epoch {epoch}")
+            kept = f"kept epoch {hist.best_epoch}" if hist.best_epoch >= 0 else "kept the initial weights"
+            if checkpoint is not None and hist.train:
+                kept += f"; last good checkpoint: {checkpoint.path} (epoch {epoch - 1})"
+            raise TrainingError(f"{err}; {kept}") from err
         hist.train.append(mean_train)
         hist.valid.append(v)
         if v < best:
             best, hist.best_epoch = v, epoch
             best_state = copy.deepcopy(net.state_dict())
+        stopped = epoch - hist.best_epoch >= settings.patience
+        if checkpoint is not None:
+            checkpoint.save({
+                "epoch": epoch, "stopped": stopped, "net": net.state_dict(), "optimizer": opt.state_dict(),
+                "best_state": best_state, "best": best, "train": hist.train, "valid": hist.valid,
+                "best_epoch": hist.best_epoch, "torch_rng": torch.get_rng_state(),
+            })
         if progress is not None:
             progress(epoch, hist.train[-1], v)
-        if epoch - hist.best_epoch >= settings.patience:
+        if stopped:
             log.info("early stop at epoch %d (best %d)", epoch, hist.best_epoch)
             break
     net.load_state_dict(best_state)
+    if checkpoint is not None:
+        checkpoint.remove()
     return hist

@@ -1,0 +1,127 @@
+"""Cross-references of a config that its JSON schema cannot express.
+
+The schema checks keys, types and ranges; these checks look at how entries refer to each
+other: samples named by systematics, the samples a role needs, bounds that are ranges, and
+binnings that agree with the values they must hold.  They run when the Snakefile is parsed
+(before any job) and in :func:`sysaware.config.load_config`; each failure is a
+:class:`ConfigError` whose message starts with the config key at fault.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """Config that does not satisfy the schema or its cross-references; the message names the key."""
+
+
+def _range(value: Sequence[float], key: str, holds: float | None = None) -> None:
+    lo, hi = (float(v) for v in value)
+    if not lo < hi:
+        raise ConfigError(f"{key}: lower bound {lo:g} is not below the upper bound {hi:g}")
+    if holds is not None and not lo <= holds <= hi:
+        raise ConfigError(f"{key}: [{lo:g}, {hi:g}] does not contain {holds:g}")
+
+
+def _unique(names: Sequence[str], key: str) -> None:
+    twice = sorted(n for n, k in Counter(names).items() if k > 1)
+    if twice:
+        raise ConfigError(f"{key}: names {twice} appear more than once")
+
+
+def _known(names: Sequence[str], known: Sequence[str], key: str, what: str = "samples") -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"{key}: unknown {what} {unknown} (known: {list(known)})")
+
+
+def _split(split: Mapping[str, float], key: str) -> None:
+    total = float(split.get("train", 0.0)) + float(split.get("valid", 0.0))
+    if not total < 1.0:
+        raise ConfigError(f"{key}: train + valid = {total:g} leaves no events for the templates")
+
+
+def _check_cms(cfg: Mapping[str, Any]) -> None:
+    from .cms.model import fit_samples
+
+    c = cfg["cms"]
+    samples = c["samples"]
+    _unique([s["name"] for s in samples], "cms.samples")
+    roles = Counter(s["role"] for s in samples)
+    if roles["data"] != 1:
+        raise ConfigError(f"cms.samples: exactly one sample needs role 'data' (found {roles['data']})")
+    if roles["signal"] < 1:
+        raise ConfigError("cms.samples: no sample has role 'signal'")
+    produced = c["generator"]["n_events"]
+    for i, s in enumerate(samples):
+        gen = s.get("generated")
+        if gen is not None and (gen == "data") != (s["role"] == "data"):
+            raise ConfigError(f"cms.samples[{i}] ({s['name']!r}): generated {gen!r} does not fit role {s['role']!r}")
+        if gen not in (None, "data") and gen not in produced:
+            raise ConfigError(f"cms.samples[{i}] ({s['name']!r}): generated process {gen!r} has no "
+                              f"cms.generator.n_events entry (has {sorted(produced)})")
+        if s["role"] in ("signal", "background") and "xsec_pb" not in s:
+            raise ConfigError(f"cms.samples[{i}] ({s['name']!r}): simulated samples need xsec_pb")
+    if sum(bool(s.get("split_ttbar")) for s in samples) > 1:
+        raise ConfigError("cms.samples: split_ttbar may be set on one sample only")
+    known = fit_samples(cfg)
+    for name, entry in c["norm_systematics"].items():
+        _known(entry["samples"], known, f"cms.norm_systematics.{name}.samples", "fit samples")
+    _range(c["qcd_norm_bounds"], "cms.qcd_norm_bounds", holds=1.0)
+    _split(c["split"], "cms.split")
+
+
+def _check_higgsml(cfg: Mapping[str, Any]) -> None:
+    from .higgsml.evaluate import z_grid
+
+    h = cfg["higgsml"]
+    names = [s["name"] for s in h["samples"]]
+    _unique(names, "higgsml.samples")
+    if not any(s["role"] == "signal" for s in h["samples"]):
+        raise ConfigError("higgsml.samples: no sample has role 'signal'")
+    for i, s in enumerate(h["samples"]):
+        if ("label" in s) == ("detailed_label" in s):
+            raise ConfigError(f"higgsml.samples[{i}] ({s['name']!r}): give exactly one of label, detailed_label")
+    for name, entry in h["norm_systematics"].items():
+        _known(entry["samples"], names, f"higgsml.norm_systematics.{name}.samples")
+    tes = h["tes"]
+    try:
+        z_grid(tes)
+    except ValueError as err:
+        raise ConfigError(f"higgsml.tes.grid: {err}") from err
+    _range(tes["train_range"], "higgsml.tes.train_range", holds=0.0)
+    _range(h["mu_bounds"], "higgsml.mu_bounds", holds=float(h["truth_mu"]))
+    _split(h["split"], "higgsml.split")
+
+
+def _check_refit(cfg: Mapping[str, Any]) -> None:
+    from .refit import RefitConfigError, refit_cabinetry_config
+
+    for name, fit in cfg["refit"]["fits"].items():
+        try:
+            refit_cabinetry_config(fit, "histograms")
+        except RefitConfigError as err:
+            raise ConfigError(f"refit.fits.{name}: {err}") from err
+
+
+def _check_benchmark(cfg: Mapping[str, Any]) -> None:
+    """Nothing refers across sections in the benchmark beyond what the schema checks."""
+
+
+CHECKS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "cms_ttbar_taujets": _check_cms,
+    "higgsml_tes": _check_higgsml,
+    "refit": _check_refit,
+    "inferno_benchmark": _check_benchmark,
+}
+
+
+def check_config(cfg: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming the key when entries of a schema-valid ``cfg`` disagree."""
+    analysis = cfg["analysis"]
+    if analysis not in CHECKS:
+        raise ConfigError(f"analysis: {analysis!r} not in {sorted(CHECKS)}")
+    CHECKS[analysis](cfg)
