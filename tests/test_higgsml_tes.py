@@ -144,12 +144,13 @@ def test_every_method_trains_through_the_common_loop_deterministically(prepared,
     assert meta["true_z"] == (0.03 if name == "true_z_1" else None)
 
 
-@pytest.mark.parametrize("name", ["pivot", "inferno"])
-def test_determinism_of_a_resumed_training_with_adversary_state(prepared, name, tmp_path):
+def test_determinism_of_a_resumed_training_with_adversary_state(prepared, tmp_path):
     """Interrupted after epoch 1 and resumed from the checkpoint (the pivot's adversary and its
-    optimiser included): the same weights as an uninterrupted 4-epoch training."""
+    optimiser included): the same weights as an uninterrupted 3-epoch training.  (INFERNO's
+    resume is tested on the benchmark, killed with SIGKILL: test_reliability_training.py.)"""
+    name = "pivot"
     cfg, _, _, data = prepared
-    cfg = {**cfg, "training": {**cfg["training"], "epochs": 4, "patience": 4}}
+    cfg = {**cfg, "training": {**cfg["training"], "epochs": 3, "patience": 3}}
     ref, _, ref_hist = train(cfg, name, data)
 
     def stop_after_1(epoch: int, *_: float) -> None:

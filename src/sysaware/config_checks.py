@@ -72,6 +72,25 @@ def _check_cms(cfg: Mapping[str, Any]) -> None:
         _known(entry["samples"], known, f"cms.norm_systematics.{name}.samples", "fit samples")
     _range(c["qcd_norm_bounds"], "cms.qcd_norm_bounds", holds=1.0)
     _split(c["split"], "cms.split")
+    _check_cms_inputs(c)
+
+
+def _check_cms_inputs(c: Mapping[str, Any]) -> None:
+    """cms.remote_inputs stage: a storage plugin for every URL; cms.executor dask: valid cms.dask."""
+    from .cms.remote import RemoteInputError, rule_inputs
+
+    try:
+        for s in c["samples"]:
+            rule_inputs(s.get("files", []), c.get("remote_inputs", "direct"))
+    except RemoteInputError as err:
+        raise ConfigError(str(err)) from err
+    if c.get("executor", "iterative") == "dask":
+        from .cms.distributed import DaskOptions
+
+        try:
+            DaskOptions.from_config(c.get("dask", {}))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(str(err) if str(err).startswith("cms.dask") else f"cms.dask: {err}") from err
 
 
 def _check_higgsml(cfg: Mapping[str, Any]) -> None:

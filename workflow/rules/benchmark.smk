@@ -12,6 +12,7 @@ rule benchmark_data:
         f"{LOGS}/benchmark_data.log",
     benchmark:
         f"{BENCH}/benchmark_data.tsv"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
@@ -35,6 +36,7 @@ rule benchmark_train:
     resources:
         mem_mb=4000,
         runtime=240,
+        # GPUs to request (0: none; raise with --set-resources benchmark_train:gpu=1, see profiles/)
         gpu=0,
     params:
         script=f"{SCRIPTS}/benchmark_train.py",
@@ -99,6 +101,10 @@ rule benchmark_paper_table:
             category="inferno_benchmark",
             caption="../report/paper_table.rst",
         ),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         script=f"{SCRIPTS}/benchmark_table.py",
     log:

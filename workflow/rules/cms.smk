@@ -16,6 +16,7 @@ rule cms_generate:
         f"{LOGS}/cms_generate.log",
     benchmark:
         f"{BENCH}/cms_generate.tsv"
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=30,
@@ -39,6 +40,7 @@ rule cms_ingest:
         f"{LOGS}/cms_ingest_{{sample}}.log",
     benchmark:
         f"{BENCH}/cms_ingest_{{sample}}.tsv"
+    threads: cms_ingest_threads()
     resources:
         mem_mb=8000,
         runtime=60,
@@ -46,7 +48,7 @@ rule cms_ingest:
         "../../envs/sysaware.yaml"
     shell:
         "python {params.script:q} --config {input.config:q} --sample {wildcards.sample:q}"
-        " --generated {params.generated:q} --out {output.npz:q} 2> {log:q}"
+        " --generated {params.generated:q} --out {output.npz:q} --files {input.files:q} 2> {log:q}"
 
 
 rule cms_train:
@@ -69,6 +71,8 @@ rule cms_train:
     resources:
         mem_mb=8000,
         runtime=120,
+        # GPUs to request (0: none; raise with --set-resources cms_train:gpu=1, see profiles/)
+        gpu=0,
     conda:
         "../../envs/sysaware.yaml"
     shell:
@@ -94,6 +98,7 @@ checkpoint cms_fit_inputs:
         f"{LOGS}/fit/{{method}}_inputs.log",
     benchmark:
         f"{BENCH}/fit/{{method}}_inputs.tsv"
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=30,

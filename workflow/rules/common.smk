@@ -3,6 +3,7 @@ import json
 import os
 
 from sysaware.benchmark.pipeline import method_names
+from sysaware.cms.remote import rule_inputs as cms_rule_inputs
 from sysaware.cms.training import method_names as cms_method_names
 from sysaware.higgsml.methods import METHODS as HIGGSML_METHODS
 from sysaware.higgsml.methods import method_names as higgsml_method_names
@@ -61,13 +62,25 @@ def cms_generated_processes():
 
 
 def cms_sample_files(wildcards):
-    """Local input files of one cms sample (remote URLs are read by the job itself)."""
+    """Input files of one cms sample: its local files; its URLs too with cms.remote_inputs stage,
+    fetched by Snakemake's storage plugins (storage.http / storage.xrootd) before the job.
+    With cms.remote_inputs direct (default) the job reads the URLs itself."""
     for s in config["cms"]["samples"]:
         if s["name"] == wildcards.sample:
             if "generated" in s:
                 return [f"{RESULTS}/generated/{s['generated']}.root"]
-            return [f for f in s["files"] if "://" not in f]
+            mode = config["cms"].get("remote_inputs", "direct")
+            return [getattr(storage, p)(f) if p else f for p, f in cms_rule_inputs(s["files"], mode)]
     raise ValueError(f"cms.samples has no sample {wildcards.sample!r}")
+
+
+def cms_ingest_threads():
+    """Cores of one ingestion job: those of its local Dask cluster (cms.executor dask), else 1."""
+    if config["cms"].get("executor", "iterative") != "dask":
+        return 1
+    from sysaware.cms.distributed import DaskOptions
+
+    return max(1, DaskOptions.from_config(config["cms"].get("dask", {})).local_threads)
 
 
 def cms_ingested():

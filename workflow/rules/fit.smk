@@ -13,6 +13,7 @@ rule fit_results:
         f"{LOGS}/fit/{{method}}_results.log",
     benchmark:
         f"{BENCH}/fit/{{method}}_results.tsv"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
@@ -33,6 +34,7 @@ rule fit_scan:
         f"{LOGS}/fit/{{method}}_scan.log",
     benchmark:
         f"{BENCH}/fit/{{method}}_scan.tsv"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
@@ -55,6 +57,7 @@ rule fit_impact:
         f"{LOGS}/fit/{{method}}_impact_{{parameter}}.log",
     benchmark:
         f"{BENCH}/fit/{{method}}_impact_{{parameter}}.tsv"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
@@ -76,6 +79,10 @@ rule fit_ranking:
         f"{LOGS}/fit/{{method}}_ranking.log",
     benchmark:
         f"{BENCH}/fit/{{method}}_ranking.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/sysaware.yaml"
     shell:
@@ -102,6 +109,10 @@ rule fit_plots:
         f"{LOGS}/fit/{{method}}_plots.log",
     benchmark:
         f"{BENCH}/fit/{{method}}_plots.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../../envs/sysaware.yaml"
     shell:
@@ -135,6 +146,10 @@ rule comparison:
         f"{LOGS}/comparison.log",
     benchmark:
         f"{BENCH}/comparison.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     conda:
         "../../envs/sysaware.yaml"
     shell:

@@ -16,6 +16,7 @@ rule higgsml_prepare:
         f"{LOGS}/higgsml_prepare.log",
     benchmark:
         f"{BENCH}/higgsml_prepare.tsv"
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=30,
@@ -44,6 +45,8 @@ rule higgsml_train:
     resources:
         mem_mb=4000,
         runtime=120,
+        # GPUs to request (0: none; raise with --set-resources higgsml_train:gpu=1, see profiles/)
+        gpu=0,
     conda:
         "../../envs/sysaware.yaml"
     shell:
@@ -95,6 +98,10 @@ rule higgsml_comparison:
         f"{LOGS}/comparison.log",
     benchmark:
         f"{BENCH}/comparison.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../../envs/sysaware.yaml"
     shell:

@@ -16,6 +16,7 @@ checkpoint refit_workspace:
         f"{LOGS}/fit/{{method}}_workspace.log",
     benchmark:
         f"{BENCH}/fit/{{method}}_workspace.tsv"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,

@@ -15,6 +15,10 @@ rule toy_classifier_output:
         f"{config['results_dir']}/toys/logs/classifier_output.log",
     benchmark:
         f"{config['results_dir']}/toys/benchmarks/classifier_output.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/sysaware.yaml"
     shell:
@@ -37,6 +41,9 @@ rule toy_pivot:
         f"{config['results_dir']}/toys/logs/pivot.log",
     benchmark:
         f"{config['results_dir']}/toys/benchmarks/pivot.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../../envs/sysaware.yaml"
     shell:

@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import awkward as ak
 import numpy as np
@@ -58,12 +58,19 @@ from .variations import (
     with_objects,
 )
 
+if TYPE_CHECKING:
+    from .distributed import DaskOptions
+
 __all__ = [
+    "EXECUTORS",
     "NAN_POLICIES",
+    "ChunkOutput",
+    "ChunkTask",
     "IngestionError",
     "SampleIngestion",
     "bare_read_sample",
     "ingest_sample",
+    "process_chunk",
     "required_branches",
 ]
 
@@ -71,6 +78,8 @@ log = logging.getLogger(__name__)
 
 #: What the ingestion does with events holding NaN/inf in a branch it reads.
 NAN_POLICIES: tuple[str, ...] = ("error", "drop")
+#: How the chunks are run: one after the other here, or as tasks on a Dask cluster (coffea's DaskExecutor).
+EXECUTORS: tuple[str, ...] = ("iterative", "dask")
 
 
 def required_branches(selection: SelectionConfig, is_mc: bool = True) -> tuple[str, ...]:
@@ -124,6 +133,96 @@ def _concat(parts: list[dict[str, Any]], key: str) -> Any:
     return ak.concatenate(vals, axis=0)
 
 
+@dataclass(frozen=True)
+class ChunkTask:
+    """What the processing of every chunk of one sample needs (picklable: it travels to Dask workers)."""
+
+    selection: SelectionConfig
+    systematics: SystematicsConfig
+    is_mc: bool
+    variations: tuple[str, ...]
+    optional_present: tuple[str, ...]
+    checked: tuple[str, ...]  # branches whose NaN/inf are counted (what selection, features, weights read)
+    nan_policy: str = "error"
+    event_labels: Callable[[Any], dict[str, np.ndarray]] | None = None
+
+    @property
+    def measure(self) -> bool:
+        """Whether the b-tag efficiencies are measured on the nominal selection."""
+        return self.is_mc and self.systematics.btag.measure_efficiencies
+
+
+@dataclass
+class ChunkOutput:
+    """Result of one chunk (entry range ``entry_start...`` of ``path``).
+
+    ``bad``: branch -> events with NaN/inf, ``n_bad`` events with any; ``parts`` is ``None`` when
+    the chunk was only counted (NaN/inf under ``nan_policy="error"``, or no event left after
+    dropping them), else per variation the selected events' arrays (``_flavour``/``_btag`` kept
+    jagged for the b-tag weights, computed once the efficiencies are known).
+    """
+
+    path: str
+    entry_start: int
+    n_read: int
+    bad: dict[str, int] = field(default_factory=dict)
+    n_bad: int = 0
+    sum_gen: float = 0.0
+    flows: dict[str, CutFlow] = field(default_factory=dict)
+    tag_counts: dict[int, tuple[int, int]] = field(default_factory=dict)
+    parts: dict[str, dict[str, Any]] | None = None
+
+
+def process_chunk(task: ChunkTask, events: Any, path: str, entry_start: int, count_only: bool = False) -> ChunkOutput:
+    """Selection of every variation, features and weights of one chunk of NanoEvents.
+
+    A function of the chunk's events only: what depends on more than one chunk (the b-tag
+    efficiencies, the weights that use them, the sums) is finished by :func:`ingest_sample`.
+    """
+    out = ChunkOutput(path=path, entry_start=int(entry_start), n_read=len(events))
+    bad = nonfinite_events(events, task.checked)
+    if bad:
+        any_bad = np.logical_or.reduce(list(bad.values()))
+        out.bad = {b: int(m.sum()) for b, m in bad.items()}
+        out.n_bad = int(any_bad.sum())
+        if task.nan_policy == "drop":
+            events = events[~any_bad]
+    if count_only or (bad and task.nan_policy == "error") or len(events) == 0:
+        return out  # failing (only the counts are wanted) or nothing left
+    if task.is_mc:
+        gen = generator_weights(events, task.systematics.weights, available=task.optional_present)
+    else:
+        gen = {"gen": np.ones(len(events))}
+    out.sum_gen = float(gen["gen"].sum())
+    nominal = nominal_objects(events, task.systematics, task.is_mc)
+    labels = task.event_labels(events) if task.event_labels is not None else {}
+    fixed = object_independent_cuts(events, task.selection)  # the same for every variation
+    out.parts = {}
+    tag_counts = {k: [0, 0] for k in (5, 4, 0)}
+    for var in task.variations:
+        objs = varied_objects(events, var, task.systematics, task.is_mc, nominal=nominal)
+        sel = select_events(with_objects(events, objs), task.selection, gen["gen"], fixed_cuts=fixed)
+        out.flows[var] = sel.cutflow
+        m = sel.mask
+        if task.measure and var == "nominal":
+            for k, (t, a) in btag_counts(sel.jets[sel.masks["met"]], task.selection.btag_wp).items():
+                tag_counts[k][0] += t
+                tag_counts[k][1] += a
+        jets = sel.jets[m]
+        part: dict[str, Any] = selected_event_features(events, sel, objs.met_pt, objs.met_phi)
+        part["n_jets"] = ak.to_numpy(ak.num(jets, axis=1)).astype(np.int32)
+        part["n_btag"] = ak.to_numpy(ak.sum(jets.btagCSVV2 > task.selection.btag_wp, axis=1)).astype(np.int32)
+        part.update({f"weight_{k}": v[m] for k, v in gen.items()})
+        part.update({k: np.asarray(v)[m] for k, v in labels.items()})
+        if task.is_mc:  # kept (selected events only) for the b-tag weights once efficiencies are known;
+            # plain arrays, without the NanoEvents behaviours (they hold lambdas, which do not pickle)
+            part["_flavour"] = ak.Array(ak.to_packed(jets.hadronFlavour, highlevel=False))
+            part["_btag"] = ak.Array(ak.to_packed(jets.btagCSVV2, highlevel=False))
+        out.parts[var] = part
+    out.tag_counts = {k: (int(t), int(a)) for k, (t, a) in tag_counts.items()}
+    return out
+
+
 def ingest_sample(
     sample: str,
     files: Iterable[str | Path],
@@ -136,6 +235,8 @@ def ingest_sample(
     event_labels: Callable[[Any], dict[str, np.ndarray]] | None = None,
     label_branches: Sequence[str] = (),
     nan_policy: str = "error",
+    executor: str = "iterative",
+    dask: DaskOptions | None = None,
 ) -> SampleIngestion:
     """Select, vary and featurise one sample's files, chunk by chunk.
 
@@ -147,6 +248,13 @@ def ingest_sample(
     branch), for NaN/inf in a branch read unless ``nan_policy="drop"`` (naming the file, branch
     and event count; see the module doc) and when no event passes the nominal selection (naming
     the sample and giving its cut flow).
+
+    ``executor``: ``"iterative"`` runs the chunks one after the other in this process;
+    ``"dask"`` runs the same chunks (same entry ranges) as tasks of coffea's ``processor.Runner``
+    with its ``DaskExecutor`` on the cluster of ``dask`` (:class:`~sysaware.cms.distributed.DaskOptions`;
+    default a local cluster of 2 worker processes).  Each chunk's result depends on its events
+    only (the JER smearing is keyed by event id) and the chunk results are combined in file and
+    entry order, so both executors return identical arrays, cut flows and sums.
     """
     t0 = time.perf_counter()
     selection = selection or SelectionConfig()
@@ -172,54 +280,47 @@ def ingest_sample(
     scan = scan_files(files, branches, optional)
     measure = is_mc and systematics.btag.measure_efficiencies
     checked = (*required_branches(selection, is_mc), *scan.optional_present)  # what selection, features, weights read
+
+    task = ChunkTask(selection=selection, systematics=systematics, is_mc=is_mc, variations=variations,
+                     optional_present=scan.optional_present, checked=checked, nan_policy=nan_policy,
+                     event_labels=event_labels)
+    if executor == "iterative":
+        outputs: list[ChunkOutput] = []
+        failing = False  # nan_policy error: once a chunk has NaN/inf only the counts of the others are wanted
+        for chunk, events in iterate_events(files, branches, step_size, optional=optional, scan=scan):
+            out = process_chunk(task, events, chunk.path, chunk.entry_start, count_only=failing)
+            failing = failing or (bool(out.bad) and nan_policy == "error")
+            outputs.append(out)
+    elif executor == "dask":
+        from .distributed import DaskOptions, run_chunks_dask
+
+        outputs = run_chunks_dask(sample, task, files, scan, branches, step_size, dask or DaskOptions())
+    else:
+        raise ValueError(f"executor {executor!r} not in {list(EXECUTORS)}")
+
+    n_read = 0
+    sum_gen = 0.0
     bad_files: dict[str, int] = {}  # file -> events with a non-finite value
     bad_branches: dict[str, dict[str, int]] = {}  # file -> branch -> events
-
     parts: dict[str, list[dict[str, Any]]] = {v: [] for v in variations}
     flows: dict[str, CutFlow] = {v: CutFlow() for v in variations}
     tag_counts = {k: [0, 0] for k in (5, 4, 0)}
-    n_read = 0
-    sum_gen = 0.0
-    for chunk, events in iterate_events(files, branches, step_size, optional=optional, scan=scan):
-        n_read += len(events)
-        bad = nonfinite_events(events, checked)
-        if bad:
-            any_bad = np.logical_or.reduce(list(bad.values()))
-            bad_files[chunk.path] = bad_files.get(chunk.path, 0) + int(any_bad.sum())
-            per_branch = bad_branches.setdefault(chunk.path, {})
-            for b, m in bad.items():
-                per_branch[b] = per_branch.get(b, 0) + int(m.sum())
-            if nan_policy == "drop":
-                events = events[~any_bad]
-        if (bad_files and nan_policy == "error") or len(events) == 0:
-            continue  # failing: only the counts of the remaining chunks are wanted
-        if is_mc:
-            gen = generator_weights(events, systematics.weights, available=scan.optional_present)
-        else:
-            gen = {"gen": np.ones(len(events))}
-        sum_gen += float(gen["gen"].sum())
-        nominal = nominal_objects(events, systematics, is_mc)
-        labels = event_labels(events) if event_labels is not None else {}
-        fixed = object_independent_cuts(events, selection)  # the same for every variation
+    for out in outputs:  # in file and entry order, whichever executor ran them
+        n_read += out.n_read
+        if out.bad:
+            bad_files[out.path] = bad_files.get(out.path, 0) + out.n_bad
+            per_branch = bad_branches.setdefault(out.path, {})
+            for b, k in out.bad.items():
+                per_branch[b] = per_branch.get(b, 0) + k
+        if out.parts is None:
+            continue
+        sum_gen += out.sum_gen
         for var in variations:
-            objs = varied_objects(events, var, systematics, is_mc, nominal=nominal)
-            sel = select_events(with_objects(events, objs), selection, gen["gen"], fixed_cuts=fixed)
-            flows[var].add(sel.cutflow)
-            m = sel.mask
-            if measure and var == "nominal":
-                for k, (t, a) in btag_counts(sel.jets[sel.masks["met"]], selection.btag_wp).items():
-                    tag_counts[k][0] += t
-                    tag_counts[k][1] += a
-            jets = sel.jets[m]
-            part: dict[str, Any] = selected_event_features(events, sel, objs.met_pt, objs.met_phi)
-            part["n_jets"] = ak.to_numpy(ak.num(jets, axis=1)).astype(np.int32)
-            part["n_btag"] = ak.to_numpy(ak.sum(jets.btagCSVV2 > selection.btag_wp, axis=1)).astype(np.int32)
-            part.update({f"weight_{k}": v[m] for k, v in gen.items()})
-            part.update({k: np.asarray(v)[m] for k, v in labels.items()})
-            if is_mc:  # kept (selected events only) for the b-tag weights once efficiencies are known
-                part["_flavour"] = ak.to_packed(jets.hadronFlavour)
-                part["_btag"] = ak.to_packed(jets.btagCSVV2)
-            parts[var].append(part)
+            flows[var].add(out.flows[var])
+            parts[var].append(out.parts[var])
+        for k, (t, a) in out.tag_counts.items():
+            tag_counts[k][0] += t
+            tag_counts[k][1] += a
 
     order = {b: i for i, b in enumerate(checked)}  # branches in reading order, whichever chunk found them
     bad_branches = {f: dict(sorted(per.items(), key=lambda kv: order[kv[0]])) for f, per in bad_branches.items()}

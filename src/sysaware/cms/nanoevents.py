@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -206,10 +206,20 @@ def events_from_tree(
 
 @dataclass(frozen=True)
 class FileScan:
-    """Entries per file and the optional branches present in every file."""
+    """Entries per file, the optional branches present in every file and each file's NanoAOD counters.
+
+    ``counters[path]``: the ``nX`` branches of that file for the collections of the branches
+    scanned (NanoEvents needs them preloaded with the collection's branches).
+    """
 
     entries: dict[str, int]
     optional_present: tuple[str, ...]
+    counters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def preload(self, path: str, branches: Sequence[str]) -> list[str]:
+        """Event ids, ``branches``, the optional branches present and their counters, for ``path``."""
+        wanted = list(dict.fromkeys([*EVENT_ID_BRANCHES, *branches, *self.optional_present]))
+        return _counts_branches(wanted, set(self.counters.get(path, ())))
 
     @property
     def n_entries(self) -> int:
@@ -229,16 +239,19 @@ def scan_files(
     """
     required = list(dict.fromkeys([*EVENT_ID_BRANCHES, *required]))
     entries: dict[str, int] = {}
+    counters: dict[str, tuple[str, ...]] = {}
     present = set(optional)
     for p in (source_name(p) for p in paths):
         f, tree = open_tree(p, treepath)
         try:
             check_branches(tree, p, required)
             entries[p] = int(tree.num_entries)
-            present &= set(tree.keys())
+            keys = set(tree.keys())
+            present &= keys
+            counters[p] = tuple(sorted({"n" + b.split("_", 1)[0] for b in [*required, *optional] if "_" in b} & keys))
         finally:
             f.close()
-    return FileScan(entries=entries, optional_present=tuple(b for b in optional if b in present))
+    return FileScan(entries=entries, optional_present=tuple(b for b in optional if b in present), counters=counters)
 
 
 def iterate_events(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from .samples import normalisation, sample_files, sum_of_weights
 from .selection import SelectionConfig
 from .truth import TRUTH_BRANCHES, ttbar_labels
 from .variations import SystematicsConfig, TESConfig
+
+if TYPE_CHECKING:
+    from .distributed import DaskOptions
 
 
 def selection_config(cfg: Mapping[str, Any]) -> SelectionConfig:
@@ -61,29 +64,53 @@ def config_sample(cfg: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     raise KeyError(f"cms.samples has no sample {name!r} (known: {[s['name'] for s in cfg['cms']['samples']]})")
 
 
-def ingest(cfg: Mapping[str, Any], name: str, generated_folder: str | Path) -> SampleIngestion:
-    """Selection, variations and features of one config sample (ttbar also gets ``is_taujets``)."""
+def executor_options(cfg: Mapping[str, Any]) -> tuple[str, DaskOptions | None, int]:
+    """``(executor, Dask options or None, events per chunk)`` of the ingestion (``cms.executor``, ``cms.dask``)."""
+    executor = cfg["cms"].get("executor", "iterative")
+    step = int(cfg["cms"].get("chunk_size", 100_000))
+    if executor != "dask":
+        return executor, None, step
+    from .distributed import DaskOptions
+
+    dask = DaskOptions.from_config(cfg["cms"].get("dask", {}))
+    return executor, dask, int(dask.chunk_size or step)
+
+
+def ingest(cfg: Mapping[str, Any], name: str, generated_folder: str | Path,
+           files: list[str] | None = None) -> SampleIngestion:
+    """Selection, variations and features of one config sample (ttbar also gets ``is_taujets``).
+
+    ``files``: what to read instead of the config's files (their staged local copies, see
+    :func:`sysaware.cms.remote.job_files`).  ``cms.executor`` picks the single-process or the
+    Dask ingestion (identical results).
+    """
     s = config_sample(cfg, name)
     is_mc = s["role"] not in ("data", "data-driven")
     selection = selection_config(cfg)
     if s["role"] == "data-driven":  # QCD from the 0-tag region of data
         selection = control_selection(selection)
     labels = {"event_labels": ttbar_labels, "label_branches": TRUTH_BRANCHES} if s.get("split_ttbar") else {}
-    result = ingest_sample(name, sample_files(s, generated_folder), selection=selection,
-                           systematics=systematics_config(cfg), is_mc=is_mc,
-                           step_size=int(cfg["cms"]["chunk_size"]), nan_policy=cfg["cms"].get("nan_policy", "error"),
-                           **labels)
+    executor, dask, step = executor_options(cfg)
+    result = ingest_sample(name, files if files is not None else sample_files(s, generated_folder),
+                           selection=selection, systematics=systematics_config(cfg), is_mc=is_mc,
+                           step_size=step, nan_policy=cfg["cms"].get("nan_policy", "error"),
+                           executor=executor, dask=dask, **labels)
     if s["role"] == "data-driven":
         result.arrays = {"nominal": qcd_template(result.arrays["nominal"], float(cfg["cms"]["qcd_mistag_rate"]))}
     return result
 
 
-def write_ingestion(result: SampleIngestion, npz: str | Path, meta: str | Path, sumw: float | None) -> None:
-    """The arrays (``.npz``) and the bookkeeping JSON of one ingested sample; neither survives a failure."""
+def write_ingestion(result: SampleIngestion, npz: str | Path, meta: str | Path, sumw: float | None,
+                    staged_from: list[str] | None = None) -> None:
+    """The arrays (``.npz``) and the bookkeeping JSON of one ingested sample; neither survives a failure.
+
+    ``staged_from``: the URLs whose local copies ``result.files`` are (``cms.remote_inputs: stage``).
+    """
     save_ingested(npz, result.arrays)
     try:
         write_json(meta, {
             "sample": result.sample, "files": list(result.files), "is_mc": result.is_mc,
+            **({"staged_from": list(staged_from)} if staged_from is not None else {}),
             "n_events_read": result.n_events_read, "sum_gen_weight_read": result.sum_gen_weight,
             "sum_weights": sumw, "btag_efficiencies": {str(k): v for k, v in result.btag_efficiencies.items()},
             "seconds": result.seconds, "cutflows": result.cutflows,
@@ -95,14 +122,18 @@ def write_ingestion(result: SampleIngestion, npz: str | Path, meta: str | Path, 
         raise
 
 
-def sample_sum_weights(cfg: Mapping[str, Any], name: str, generated_folder: str | Path) -> float | None:
-    """Sum of generator weights before any skim (config value, else the files' Runs trees); None for data."""
+def sample_sum_weights(cfg: Mapping[str, Any], name: str, generated_folder: str | Path,
+                       files: list[str] | None = None) -> float | None:
+    """Sum of generator weights before any skim (config value, else the files' Runs trees); None for data.
+
+    ``files``: the files to read instead of the config's (their staged local copies).
+    """
     s = config_sample(cfg, name)
     if s["role"] in ("data", "data-driven"):
         return None
     if "sum_weights" in s:
         return float(s["sum_weights"])
-    return sum_of_weights(sample_files(s, generated_folder), name)
+    return sum_of_weights(files if files is not None else sample_files(s, generated_folder), name)
 
 
 def load_samples(

@@ -291,9 +291,13 @@ def propagate_met(
     seg = np.repeat(np.arange(len(counts)), counts)
     dx = np.bincount(seg, weights=dpt * np.cos(phi_flat), minlength=len(counts))
     dy = np.bincount(seg, weights=dpt * np.sin(phi_flat), minlength=len(counts))
-    mx = np.asarray(met_pt, dtype=np.float64) * np.cos(met_phi) - dx
-    my = np.asarray(met_pt, dtype=np.float64) * np.sin(met_phi) - dy
-    return np.hypot(mx, my), np.arctan2(my, mx)
+    met_pt = np.asarray(met_pt, dtype=np.float64)
+    met_phi = np.asarray(met_phi, dtype=np.float64)
+    mx = met_pt * np.cos(met_phi) - dx
+    my = met_pt * np.sin(met_phi) - dy
+    # an event whose objects did not move keeps its MET bit for bit (a zero shift is the nominal)
+    changed = (dx != 0.0) | (dy != 0.0)
+    return np.where(changed, np.hypot(mx, my), met_pt), np.where(changed, np.arctan2(my, mx), met_phi)
 
 
 def base_objects(events: Any) -> ShiftedObjects:
@@ -336,7 +340,7 @@ def _gen_match(jets: Any, genjets: Any) -> tuple[np.ndarray, np.ndarray, np.ndar
     counts = ak.to_numpy(ak.num(jets, axis=1))
     idx = np.asarray(ak.to_numpy(ak.flatten(jets.genJetIdx, axis=1)), dtype=np.int64)
     n_gen_per_jet = np.repeat(n_gen, counts)
-    start = np.repeat(np.concatenate([[0], np.cumsum(n_gen)[:-1]]), counts)
+    start = np.repeat(np.cumsum(n_gen) - n_gen, counts)  # first gen jet of each event (also for 0 events)
     valid = (idx >= 0) & (idx < n_gen_per_jet)
     gidx = np.where(valid, start + idx, 0)
     out = [valid]

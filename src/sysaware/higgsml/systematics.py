@@ -262,5 +262,7 @@ def _shift_met(f: Features, dx: np.ndarray, dy: np.ndarray) -> None:
     """Add (dx, dy) to the MET vector in place (of the copy ``f``)."""
     met, phi = f["PRI_met"], f["PRI_met_phi"]
     mx, my = met * np.cos(phi) + dx, met * np.sin(phi) + dy
-    f["PRI_met"] = np.hypot(mx, my)
-    f["PRI_met_phi"] = np.arctan2(my, mx)
+    # rows without a change keep their MET bit for bit (a zero shift reproduces the nominal)
+    changed = (np.asarray(dx) != 0.0) | (np.asarray(dy) != 0.0)
+    f["PRI_met"] = np.where(changed, np.hypot(mx, my), met)
+    f["PRI_met_phi"] = np.where(changed, np.arctan2(my, mx), phi)
