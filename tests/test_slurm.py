@@ -33,6 +33,7 @@ import yaml
 from conftest import snakemake_env
 from snakemake_log import jobs, slurm_submissions
 from sysaware.digest import digest_tree
+from test_workflow import TINY as WORKFLOW_TINY
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -40,14 +41,8 @@ ACCOUNT = os.environ.get("SLURM_CI_ACCOUNT", "ci")
 PARTITION = os.environ.get("SLURM_CI_PARTITION", "debug")
 
 METHOD = "inferno_bm3"
-TINY = {
-    "analysis": "inferno_benchmark",
-    "seed": 7,
-    "threads": 1,
-    "benchmark": {"n_train": 2000, "n_valid": 1000, "n_test": 20000, "n_repeats": 1},
-    "training": {"hidden": [16], "batch_size": 500, "epochs": 3, "patience": 3},
-    "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [3], "nuisance_mode": "interp"}},
-}
+# the workflow test's tiny benchmark, one repeat
+TINY = WORKFLOW_TINY | {"benchmark": WORKFLOW_TINY["benchmark"] | {"n_repeats": 1}}
 # the INFERNO model's evaluation and its fit (the checkpoint that builds the workspace, then the fit)
 TARGETS = (f"eval/{METHOD}/repeat0.json", f"fit/{METHOD}/fit_results.json")
 # what must go through the scheduler (run_config is a local rule)
