@@ -25,3 +25,18 @@ pid_of() {
     [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || return 1
     echo "$pid"
 }
+
+# stop_daemon NAME: SIGTERM the daemon (found by its pid file), wait up to 30 s until it has
+# gone, SIGKILL as a last resort; nothing to do when it is not running.
+stop_daemon() {
+    local name="$1" pid
+    pid="$(pid_of "$name")" || return 0
+    echo "$(basename "$0"): stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 1
+    done
+    echo "$(basename "$0"): warning: $name (pid $pid) ignored SIGTERM, sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+}

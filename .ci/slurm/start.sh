@@ -68,7 +68,7 @@ wait_for() {
     done
 }
 
-# pidfile_of / pid_of (shared with stop.sh)
+# RUNDIR, pidfile_of, pid_of, stop_daemon (shared with stop.sh)
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -93,20 +93,6 @@ wait_daemon() {
         fi
         sleep 1
     done
-}
-
-# stop_daemon NAME: SIGTERM the daemon (by its pid file) and wait (max 30 s)
-# until it has gone; SIGKILL as a last resort.
-stop_daemon() {
-    local name="$1" pid
-    pid="$(pid_of "$name")" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 1
-    done
-    echo "warning: $name (pid $pid) ignored SIGTERM, sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
 }
 
 # install_file SRC DEST MODE OWNER: move SRC over DEST if the content differs.

@@ -7,26 +7,9 @@
 # following start.sh is a warm restart.
 set -euo pipefail
 
-# RUNDIR, pidfile_of, pid_of (shared with start.sh)
+# RUNDIR, pidfile_of, pid_of, stop_daemon (shared with start.sh)
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-
-# stop_daemon NAME: SIGTERM, wait up to 30 s, then SIGKILL.
-stop_daemon() {
-    local name="$1" pid
-    if ! pid="$(pid_of "$name")"; then
-        echo "stop.sh: $name not running"
-        return 0
-    fi
-    echo "stop.sh: stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 1
-    done
-    echo "stop.sh: warning: $name (pid $pid) ignored SIGTERM, sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 # Jobs still queued/running would be requeued/lost anyway; cancel them so the
 # next start does not begin with leftovers (ignored if slurmctld is down).
