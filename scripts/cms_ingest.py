@@ -8,7 +8,8 @@ cms.remote_inputs stage, --files are the local copies Snakemake staged of the sa
 rule's input, in the config's order); otherwise they are ignored and URLs are read directly.
 cms.executor dask runs the chunks on a Dask cluster (cms.dask), with identical results.  A bad input
 (missing, truncated or corrupt file, missing branch, NaN/inf under cms.nan_policy error, no
-selected event) ends the script with status 1 and one error line naming it; nothing is written.
+selected event) ends the script with status 1 and one error line naming it (the traceback before it in
+the log); nothing is written.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sysaware.cli_util import config_parser, load_run_config, setup
-from sysaware.cms.nanoevents import IngestionError
 from sysaware.cms.pipeline import config_sample, ingest, sample_sum_weights, write_ingestion
-from sysaware.cms.remote import RemoteInputError, job_files
+from sysaware.cms.remote import job_files
 
 ap = config_parser(__doc__)
 ap.add_argument("--sample", required=True, help="name of a cms.samples entry")
@@ -29,13 +29,9 @@ a = ap.parse_args()
 log = setup(1)
 cfg = load_run_config(a.config)
 sample = config_sample(cfg, a.sample)
-try:
-    files = job_files(sample, cfg["cms"].get("remote_inputs", "direct"), a.files)
-    result = ingest(cfg, a.sample, a.generated, files=files)
-    sumw = sample_sum_weights(cfg, a.sample, a.generated, files=files)
-except (IngestionError, RemoteInputError) as err:
-    log.error("%s", err)
-    raise SystemExit(1) from None
+files = job_files(sample, cfg["cms"].get("remote_inputs", "direct"), a.files)
+result = ingest(cfg, a.sample, a.generated, files=files)
+sumw = sample_sum_weights(cfg, a.sample, a.generated, files=files)
 out = Path(a.out)
 write_ingestion(result, out, out.with_suffix(".json"), sumw, staged_from=sample["files"] if files else None)
 rate = result.n_events_read / result.seconds if result.seconds > 0 else float("nan")

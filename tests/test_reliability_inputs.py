@@ -39,6 +39,8 @@ from sysaware.config import load_config
 from sysaware.higgsml.dataset import prepare
 from sysaware.higgsml.io import ATLAS_FEATURES, HiggsMLInputError
 
+from helpers import assert_failed_cleanly
+
 REPO = Path(__file__).resolve().parents[1]
 N_EVENTS = 300
 #: loose enough to select some 15 % of the generated ttbar events (as in test_cms_pipeline)
@@ -402,12 +404,9 @@ def scripts(nano, cms_cfg, hml, tmp_path_factory) -> dict[str, tuple[subprocess.
 
 
 def _failed_cleanly(run: subprocess.CompletedProcess, out: Path, message: str) -> None:
-    """Exit status 1, ``message`` on an ERROR line of the log, no traceback, nothing but the config written."""
-    assert run.returncode == 1, run.stderr[-3000:]
-    errors = [line for line in run.stderr.splitlines() if " ERROR " in line]
-    assert len(errors) == 1 and message in errors[0], run.stderr[-3000:]
-    assert "Traceback" not in run.stderr
-    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["config.json"]
+    """Exit status 1, the traceback in the log and ``message`` on its last (ERROR) line and on stdout,
+    nothing but the config written."""
+    assert_failed_cleanly(run, out, message)
 
 
 def test_cms_ingest_script_nan_fails_cleanly(scripts, nano):

@@ -12,12 +12,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from .job import install_failure_hook, stop_with_snakemake
+
 
 def setup(threads: int | None = None) -> logging.Logger:
-    """Log to stderr (the rule's log file) and pin torch's thread count."""
+    """Log to stderr (the rule's log file), report a failure in one line (traceback in the log),
+    stop when the job's Snakemake is killed (:mod:`sysaware.job`), and pin torch's thread count."""
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    install_failure_hook()
+    stop_with_snakemake()
     if threads:
         torch.set_num_threads(int(threads))
     return logging.getLogger("sysaware")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .io import save_figure
+
 
 def half_width(minos: list[float]) -> float:
     """(up - down) / 2 of MINOS errors given as [down (negative), up]."""
@@ -100,5 +102,5 @@ def plot_scans(scans: Mapping[str, Mapping[str, Any]], path: str) -> None:
     ax.set_ylim(0, 5)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .errors import SysawareError
 
-class ConfigError(ValueError):
+
+class ConfigError(SysawareError, ValueError):
     """Config that does not satisfy the schema or its cross-references; the message names the key."""
 
 

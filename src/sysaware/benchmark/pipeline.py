@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..io import save_figure
 from ..seeding import rng_for, torch_generator
 from ..train.checkpoint import training_checkpoint
 from ..train.loop import History, TrainSettings, fit
@@ -291,7 +292,7 @@ def plot_table(table: Mapping[str, Any], path: str) -> None:
     ax.set_xlabel("benchmark")
     ax.legend(fontsize=11)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

@@ -21,7 +21,6 @@ events before the filter and the skim, and ``genWeight`` is the filter acceptanc
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from ..io import atomic_write_text, temporary_path
 from ..seeding import rng_for
 from . import gen_physics as gp
 from .gen_detector import Coll, DetectorShifts, Reco, simulate
@@ -379,20 +379,14 @@ def write_nanoaod(path: str | Path, collections: Mapping[str, ak.Array | np.ndar
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     branch_types = {k: (v.type.content if isinstance(v, ak.Array) else v.dtype) for k, v in collections.items()}
-    try:
-        with uproot.recreate(tmp) as f:
-            tree = f.mktree("Events", branch_types, title="Events")
-            _uint32_counters(tree, f)
-            tree.extend(dict(collections))
-            if runs is not None:
-                arrays = {k: np.asarray(v).astype(RUNS_DTYPES.get(k, np.asarray(v).dtype)) for k, v in runs.items()}
-                f.mktree("Runs", {k: v.dtype for k, v in arrays.items()}, title="Runs").extend(arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with temporary_path(path) as tmp, uproot.recreate(tmp) as f:
+        tree = f.mktree("Events", branch_types, title="Events")
+        _uint32_counters(tree, f)
+        tree.extend(dict(collections))
+        if runs is not None:
+            arrays = {k: np.asarray(v).astype(RUNS_DTYPES.get(k, np.asarray(v).dtype)) for k, v in runs.items()}
+            f.mktree("Runs", {k: v.dtype for k, v in arrays.items()}, title="Runs").extend(arrays)
     return path
 
 
@@ -447,7 +441,5 @@ def generate_sample_files(folder: str | Path, n_events: Mapping[str, int], seed:
 
 
 def _write_json(path: Path, doc: dict) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return path

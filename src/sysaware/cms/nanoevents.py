@@ -29,6 +29,8 @@ import numpy as np
 import uproot
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
+from ..errors import SysawareError
+
 TREE_NAME = "Events"
 DEFAULT_STEP_SIZE = 100_000
 
@@ -36,7 +38,7 @@ DEFAULT_STEP_SIZE = 100_000
 EVENT_ID_BRANCHES: tuple[str, ...] = ("run", "luminosityBlock", "event")
 
 
-class IngestionError(RuntimeError):
+class IngestionError(SysawareError, RuntimeError):
     """An input file or sample cannot be ingested; the message names the culprit."""
 
 

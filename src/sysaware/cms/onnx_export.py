@@ -15,11 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import SysawareError
+from ..io import temporary_path
+
 
 ATOL = 1e-4
 
 
-class OnnxMismatchError(RuntimeError):
+class OnnxMismatchError(SysawareError, RuntimeError):
     """onnxruntime's outputs differ from torch's beyond the tolerance."""
 
 
@@ -41,17 +44,15 @@ def export_onnx(net: nn.Module, path: str | Path, samples: Mapping[str, Any] | N
     x_check = np.ascontiguousarray(x_check, dtype=np.float32)
     net = net.eval().cpu()
     example = torch.from_numpy(x_check[:16])
-    tmp = path.with_name(path.name + ".tmp")
     program = torch.onnx.export(net, (example,), input_names=["features"], output_names=["summary"],
                                 dynamic_shapes=({0: torch.export.Dim("events")},), dynamo=True, verbose=False)
-    program.save(str(tmp))
-    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    ours = session.run(None, {"features": x_check})[0]
-    with torch.no_grad():
-        ref = net(torch.from_numpy(x_check)).numpy()
-    diff = float(np.max(np.abs(ours - ref))) if len(x_check) else 0.0
-    if not diff <= ATOL:
-        tmp.unlink(missing_ok=True)
-        raise OnnxMismatchError(f"{path}: onnxruntime differs from torch by {diff:.3g} (> {ATOL})")
-    tmp.replace(path)
+    with temporary_path(path) as tmp:
+        program.save(str(tmp))
+        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        ours = session.run(None, {"features": x_check})[0]
+        with torch.no_grad():
+            ref = net(torch.from_numpy(x_check)).numpy()
+        diff = float(np.max(np.abs(ours - ref))) if len(x_check) else 0.0
+        if not diff <= ATOL:
+            raise OnnxMismatchError(f"{path}: onnxruntime differs from torch by {diff:.3g} (> {ATOL})")
     return {"n_events": int(len(x_check)), "max_abs_diff": diff}

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from ..errors import SysawareError
+
 __all__ = [
     "REMOTE_INPUTS",
     "STAGING_PROVIDERS",
@@ -43,7 +45,7 @@ _PLUGINS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-class RemoteInputError(ValueError):
+class RemoteInputError(SysawareError, ValueError):
     """A remote input cannot be staged as asked; the message says what to install or change."""
 
 

@@ -35,6 +35,8 @@ import numpy as np
 import pyhf
 from cabinetry.fit.results_containers import FitResults
 
+from ..errors import SysawareError
+
 log = logging.getLogger("sysaware.fit")
 
 Strategy = Literal[0, 1, 2] | None
@@ -43,7 +45,7 @@ Strategy = Literal[0, 1, 2] | None
 BOUND_RTOL = 1e-6
 
 
-class FitError(ValueError):
+class FitError(SysawareError, ValueError):
     """A fit quantity is undefined (NaN/inf), or the inputs do not describe a fit."""
 
 

@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..io import save_figure  # noqa: E402
 from .containers import to_fit_results, to_ranking_results, to_scan_results  # noqa: E402
 from .core import _parameter_table, model_and_data  # noqa: E402
 
@@ -40,7 +41,7 @@ def _save(fig: matplotlib.figure.Figure, out_dir: Path, stem: str, formats: Form
     paths = []
     for fmt in formats:
         path = out_dir / f"{stem}.{fmt}"
-        fig.savefig(path)
+        save_figure(fig, path)
         paths.append(path)
     plt.close(fig)
     return paths

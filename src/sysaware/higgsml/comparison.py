@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..comparison import half_width
+from ..io import save_figure
 
 TOLERANCE_TRUE_Z = 0.05
 """Target: the aware width at most 5% above the true-z classifier's (narrower counts as met: the
@@ -130,5 +131,5 @@ def plot_profiles(evals: Mapping[str, Mapping[str, Any]], methods: Sequence[str]
         ax.set_title(f"true TES shift z = {z:+.2f}", fontsize=14)
         ax.legend(fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

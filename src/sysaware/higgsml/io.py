@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
+
 UNDEFINED = np.nan
 """What an undefined feature value becomes in the returned arrays."""
 ATLAS_UNDEFINED = -999.0
@@ -72,7 +74,7 @@ NonFinite = Literal["error", "keep"]
 """What a reader does with a NaN/inf feature value: raise, or keep it (not marked undefined)."""
 
 
-class HiggsMLInputError(ValueError):
+class HiggsMLInputError(InputError):
     """A HiggsML input file is missing, lacks a column or holds an invalid value."""
 
 

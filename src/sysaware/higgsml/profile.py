@@ -27,6 +27,8 @@ import numpy as np
 from scipy.optimize import brentq, minimize
 from scipy.special import digamma, gammaln, xlogy
 
+from ..errors import SysawareError
+
 log = logging.getLogger(__name__)
 _ALPHA_BOUNDS = (-5.0, 5.0)
 _HALF_LOG_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -37,7 +39,7 @@ def _neg_log_normal(x: np.ndarray | float, sigma: float) -> np.ndarray | float:
     return 0.5 * (np.asarray(x) / sigma) ** 2 + np.log(sigma) + _HALF_LOG_2PI
 
 
-class ProfileFitError(RuntimeError):
+class ProfileFitError(SysawareError, RuntimeError):
     """A fit ended on a non-finite negative log-likelihood."""
 
 

@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from ..errors import SysawareError
+
 MODIFIER_TYPES = ("normfactor", "normsys", "histosys", "normplusshape")
 NORMSYS_CODES = ("code1", "code4")  # what pyhf accepts for normsys
 HISTOSYS_CODES = ("code0", "code4p")
@@ -36,7 +38,7 @@ HISTOSYS_CODES = ("code0", "code4p")
 A = TypeVar("A")  # array type: numpy.ndarray or torch.Tensor
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(SysawareError, ValueError):
     """A model description that cannot be built; the message names the key."""
 
 

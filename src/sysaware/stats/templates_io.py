@@ -15,7 +15,6 @@ Every histogram is a ``hist.Hist`` with ``Weight`` storage, written by uproot as
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import hist
 import numpy as np
 import uproot
 
+from ..io import temporary_path
 from .spec import ModelSpec, ModelSpecError, Templates
 
 
@@ -102,17 +102,9 @@ def write_templates_root(
     hists[paths["data"]] = _weighted_hist(edges_arr, obs, obs)
 
     target = Path(path)
-    # a fresh name next to the target (same file system, so the rename is atomic);
-    # uproot creates it with the usual permissions, unlike tempfile.mkstemp's 0600
-    tmp_name = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with uproot.recreate(tmp_name) as fout:
-            for key, h in hists.items():
-                fout[key] = h
-        os.replace(tmp_name, target)
-    except BaseException:
-        tmp_name.unlink(missing_ok=True)
-        raise
+    with temporary_path(target) as tmp_name, uproot.recreate(tmp_name) as fout:
+        for key, h in hists.items():
+            fout[key] = h
     return target
 
 

@@ -13,17 +13,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..io import save_figure  # noqa: E402
 from . import classifier_output as co  # noqa: E402
 
 
 def _save(fig: Any, png: str | Path) -> None:
     """Write ``fig`` to ``png`` through a temporary file (no half-written figure) and close it."""
-    png = Path(png)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = png.with_name(png.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    save_figure(fig, png, dpi=100)
     plt.close(fig)
-    tmp.replace(png)
 
 
 def classifier_output_toy(alphas: Sequence[float], png: str | Path, n_thresholds: int = 501) -> dict[str, Any]:

@@ -9,6 +9,8 @@ either the previous or the new checkpoint, never a half-written one.  It is read
 
 A checkpoint carries a key (:func:`fingerprint` of the run config and the model's name); one
 written under another config or for another model is ignored with a warning, never resumed.
+While a training runs it holds an exclusive lock on ``<checkpoint>.lock`` (:meth:`Checkpoint.hold`):
+a second process training the same model refuses to start instead of writing beside it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
+
+from ..io import temporary_path
+from ..locks import Lock, held
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +97,15 @@ class Checkpoint:
         """Write ``blob`` and the extra parts' states atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         full = {**blob, "key": self.key, "extra": {n: o.state_dict() for n, o in self.state.items()}}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save(full, tmp)
-        os.replace(tmp, self.path)
+        with temporary_path(self.path) as tmp:
+            torch.save(full, tmp)
+
+    @contextmanager
+    def hold(self) -> Iterator[Lock]:
+        """The training's exclusive hold on its checkpoint: a second writer of the same model (an
+        orphan of a killed Snakemake run, or a second run) refuses to start, naming the holder."""
+        with held(self.path.with_name(self.path.name + ".lock"), f"checkpoint {self.path}") as lock:
+            yield lock
 
     def remove(self) -> None:
         """Delete the checkpoint (training finished and its outputs are written)."""

@@ -13,18 +13,20 @@ import copy
 import logging
 import math
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from ..errors import SysawareError
 from ..stats.torch_model import SingularFisherError
 from .checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
 
-class TrainingError(RuntimeError):
+class TrainingError(SysawareError, RuntimeError):
     """Training cannot go on (non-finite loss or Hessian); the best state so far is kept."""
 
 
@@ -83,8 +85,22 @@ def fit(
     without gradients after every epoch.  A non-finite loss (or a singular INFERNO Hessian)
     raises :class:`TrainingError` after restoring the best state.  With ``checkpoint``, the
     state is saved after every epoch, a matching checkpoint on disk is resumed, and the file
-    is removed when training ends normally.
+    is removed when training ends normally; while training, the checkpoint is held
+    (:meth:`Checkpoint.hold`), so a second process training the same model refuses to start.
     """
+    with checkpoint.hold() if checkpoint is not None else nullcontext():
+        return _fit(net, batches, loss_fn, valid_loss, settings, progress, checkpoint)
+
+
+def _fit(
+    net: nn.Module,
+    batches: Callable[[int], Iterable[object]],
+    loss_fn: Callable[[nn.Module, object], Tensor],
+    valid_loss: Callable[[nn.Module], float],
+    settings: TrainSettings,
+    progress: Callable[[int, float, float], None] | None,
+    checkpoint: Checkpoint | None,
+) -> History:
     opt = make_optimizer(net, settings)
     hist = History()
     best_state = copy.deepcopy(net.state_dict())

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..io import temporary_path
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
@@ -60,12 +62,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def save_model(net: nn.Sequential, path: str, meta: dict) -> None:
     """Save weights (on the CPU) and the architecture description atomically (tmp file + rename)."""
-    import os
-
-    tmp = f"{path}.tmp"
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-    torch.save({"state_dict": state, "meta": meta}, tmp)
-    os.replace(tmp, path)
+    with temporary_path(path) as tmp:
+        torch.save({"state_dict": state, "meta": meta}, tmp)
 
 
 def load_model(path: str) -> tuple[nn.Sequential, dict]:
