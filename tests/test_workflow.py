@@ -100,6 +100,22 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     comp = json.loads((tmp_path / "results" / "refit" / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "inferno_bm3"]
 
+    # every file of the results contract is a target: deleted, it is rebuilt, with the same content
+    before = digest_tree(out)
+    deleted = [out / "fit" / "bce" / "fit_results.json", out / "fit" / "bce" / "scan.json",
+               out / "fit" / "inferno_bm3" / "ranking.json", out / "paper_table.json"]
+    for path in deleted:
+        path.unlink()
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", str(tmp_path / "tiny.yaml")],
+                          cwd=repo, capture_output=True, text=True, timeout=300, env=snakemake_env())
+    for rule in ("fit_results", "fit_scan", "fit_ranking", "benchmark_paper_table"):
+        assert f"rule {rule}:" in plan.stdout, (rule, plan.stdout[-3000:])
+    run_tiny(repo, tmp_path, cfg, "tiny")
+    after = digest_tree(out)
+    for path in deleted:
+        key = str(path.relative_to(out))
+        assert path.is_file() and after[key] == before[key], key
+
 
 def _run_tiny_cms(repo, folder) -> Path:
     """The tiny CMS configuration run through Snakemake into ``folder``; its results folder."""

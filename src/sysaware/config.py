@@ -27,8 +27,10 @@ def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]
         raise ConfigError(f"config file {path} not found") from err
     except yaml.YAMLError as err:
         raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+    if cfg is None:
+        raise ConfigError(f"config file {path} is empty (it needs at least the keys analysis and seed)")
     if not isinstance(cfg, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping")
+        raise ConfigError(f"config file {path}: top level must be a mapping of keys, not a {type(cfg).__name__}")
     try:
         validate(cfg, schema=str(schema), set_default=True)
     except WorkflowError as err:

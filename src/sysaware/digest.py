@@ -28,7 +28,7 @@ import numpy as np
 TIMING_KEYS = frozenset({"seconds"})
 
 #: relative paths (glob patterns) that hold timings, pictures or provenance rather than numbers
-EXCLUDE = ("logs/*", "benchmarks/*", "*.png", "*.pdf", "*.svg", "*.tmp", "*.ckpt", "config.json", "*.md")
+EXCLUDE = ("logs/*", "benchmarks/*", "*.png", "*.pdf", "*.svg", "*.tmp", "*.ckpt", "*.lock", "config.json", "*.md")
 
 
 def _update_array(h: "hashlib._Hash", name: str, arr: np.ndarray) -> None:

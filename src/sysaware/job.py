@@ -15,9 +15,9 @@
 
 from __future__ import annotations
 
-import _thread
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -45,8 +45,6 @@ def failure_line(err: BaseException, argv: list[str] | None = None) -> str:
 
 
 def _report(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-    if issubclass(exc_type, KeyboardInterrupt) and _stopped.is_set():
-        exc = RuntimeError(_stopped_reason)
     sys.stderr.write("".join(traceback.format_exception(exc_type, exc, tb)))
     line = failure_line(exc)
     log.error("%s", line)
@@ -60,10 +58,12 @@ def install_failure_hook() -> None:
 
 
 def _start_time(pid: int) -> str | None:
+    """Start time of a live process ``pid`` (None: gone, or a zombie waiting to be reaped)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return None
+    return None if len(fields) < 20 or fields[0] in ("Z", "X") else fields[19]
 
 
 def _parent_pid(pid: int) -> int:
@@ -91,27 +91,34 @@ def snakemake_ancestor(max_depth: int = 3) -> int | None:
     return None
 
 
-_stopped = threading.Event()
-_stopped_reason = ""
+class JobStopped(SysawareError):
+    """The job was told to stop (SIGTERM from Snakemake or the batch system, or its Snakemake is gone)."""
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise JobStopped(_stop_reason or f"stopped by signal {signal.Signals(signum).name}")
+
+
+_stop_reason = ""
 
 
 def stop_with_snakemake() -> None:
-    """When this job's Snakemake process goes away, stop the job: interrupt the main thread (its
-    ``finally`` blocks remove temporary outputs), and exit hard after :data:`GRACE_S` if it hangs."""
+    """Stop cleanly on SIGTERM (raise :class:`JobStopped` in the main thread, so ``finally`` blocks
+    remove temporary outputs), and send it to ourselves when this job's Snakemake process goes
+    away; exit hard after :data:`GRACE_S` if the main thread does not stop.  Call from the main thread."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     pid = snakemake_ancestor()
     if pid is None:
         return
     started = _start_time(pid)
 
     def watch() -> None:
-        global _stopped_reason
+        global _stop_reason
         while _start_time(pid) == started:
             time.sleep(WATCH_INTERVAL_S)
-        _stopped_reason = (f"the Snakemake process that started this job (pid {pid}) is gone; "
-                           "stopped so that no orphaned job writes outputs")
-        log.error("%s", _stopped_reason)
-        _stopped.set()
-        _thread.interrupt_main()
+        _stop_reason = (f"the Snakemake process that started this job (pid {pid}) is gone; "
+                        "stopped so that no orphaned job writes outputs")
+        os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(GRACE_S)
         os._exit(1)
 

@@ -69,6 +69,22 @@ def acquire(path: str | os.PathLike[str], what: str) -> Lock:
     return Lock(path, fd)
 
 
+def holder(path: str | os.PathLike[str]) -> str | None:
+    """Who holds the lock on ``path`` (pid, start and command), or None when nobody does."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _holder(path)
+    finally:
+        os.close(fd)
+    return None
+
+
 def release(lock: Lock) -> None:
     """Remove the lock file and release the lock."""
     try:

@@ -1,6 +1,9 @@
 # Input functions and paths shared by the rules (no lambdas in rules).
 import json
 import os
+import sys
+
+from snakemake.logging import logger
 
 from sysaware.benchmark.pipeline import method_names
 from sysaware.cms.remote import rule_inputs as cms_rule_inputs
@@ -9,11 +12,16 @@ from sysaware.higgsml.methods import METHODS as HIGGSML_METHODS
 from sysaware.higgsml.methods import method_names as higgsml_method_names
 from sysaware.higgsml.methods import model_names as higgsml_model_names
 from sysaware.refit import refit_input_files
+from sysaware.run_guard import guard_results_folder
 
 RESULTS = f"{config['results_dir']}/{config['analysis']}"
 LOGS = f"{RESULTS}/logs"
 BENCH = f"{RESULTS}/benchmarks"
 SCRIPTS = f"{workflow.basedir}/scripts"
+
+# one executing run at a time per results folder: a second one stops here, naming the first;
+# locks left by a killed run are explained (src/sysaware/run_guard.py)
+RUN_LOCK = guard_results_folder(RESULTS, workflow.is_main_process, sys.argv, logger)
 
 
 def repeats():
@@ -127,15 +135,43 @@ def higgsml_evaluations():
     return expand(f"{RESULTS}/eval/{{model}}.json", model=higgsml_model_names(config))
 
 
-def all_targets():
-    """Final products of the configured analysis."""
-    if config["analysis"] == "higgsml_tes":
-        return [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")] + [f"{RESULTS}/profile_scans.png"]
-    figures = expand(f"{RESULTS}/fit/{{method}}/{{fig}}", method=fit_methods(), fig=FIT_FIGURES)
-    comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")] + [f"{RESULTS}/comparison_scans.png"]
-    if config["analysis"] == "inferno_benchmark":
-        return [f"{RESULTS}/paper_table.{ext}" for ext in ("json", "md", "png")] + figures + comparison
-    if config["analysis"] in ("refit", "cms_ttbar_taujets"):
-        return figures + comparison
+# per method, what the fit stage writes into fit/<method>/ (results contract): every file is a target
+# of rule all, so a deleted one is rebuilt
+FIT_CONTRACT = ("workspace.json", "pruning.json", "fit_results.json", "scan.json", "ranking.json", *FIT_FIGURES)
 
-    raise ValueError(f"analysis {config['analysis']!r} has no rules")
+
+def contract_targets():
+    """Every file of the configured analysis's results contract."""
+    analysis = config["analysis"]
+    comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")]
+    if analysis == "higgsml_tes":
+        fits = expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=higgsml_method_names(config))
+        return comparison + [f"{RESULTS}/profile_scans.png", f"{RESULTS}/prepared/summary.json"] + fits
+    if analysis not in ("inferno_benchmark", "refit", "cms_ttbar_taujets"):
+        raise ValueError(f"analysis {analysis!r} has no rules")
+    fits = expand(f"{RESULTS}/fit/{{method}}/{{file}}", method=fit_methods(), file=FIT_CONTRACT)
+    out = [f"{RESULTS}/config.json"] + fits + comparison + [f"{RESULTS}/comparison_scans.png"]
+    if analysis == "inferno_benchmark":
+        out += [f"{RESULTS}/paper_table.{ext}" for ext in ("json", "md", "png")]
+    return out
+
+
+def all_targets():
+    """Final products of the configured analysis (its whole results contract).
+
+    Under ``snakemake --report``, only those that exist: a report after a partial run shows what
+    was made and the log lists what is missing (Snakemake itself refuses a report with any of
+    its files missing)."""
+    targets = contract_targets()
+    if not reporting():
+        return targets
+    missing = [t for t in targets if not os.path.exists(t)]
+    if missing:
+        logger.warning(f"report: {len(missing)} of {len(targets)} result files do not exist yet and are "
+                       "left out of the report (run the workflow to make them):\n  " + "\n  ".join(missing))
+    return [t for t in targets if os.path.exists(t)]
+
+
+def reporting():
+    """True when this Snakemake process only writes a report (``--report``), nothing is run."""
+    return any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv[1:])
