@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def assert_failed_cleanly(run: subprocess.CompletedProcess, folder: Path | None, message: str,
@@ -26,3 +28,17 @@ def assert_failed_cleanly(run: subprocess.CompletedProcess, folder: Path | None,
         left = sorted(p.name for p in Path(folder).rglob("*") if p.is_file())
         assert left == sorted(keep), left
     return errors[0]
+
+
+def with_value(cfg: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """A copy of ``cfg`` with ``value`` at ``a.b.0.c`` (list indices as numbers); ``...`` deletes the key."""
+    out = copy.deepcopy(cfg)
+    node: Any = out
+    keys = [int(k) if k.isdigit() else k for k in dotted.split(".")]
+    for k in keys[:-1]:
+        node = node.setdefault(k, {}) if isinstance(node, dict) else node[k]
+    if value is ...:
+        del node[keys[-1]]
+    else:
+        node[keys[-1]] = value
+    return out

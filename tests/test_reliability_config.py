@@ -3,7 +3,6 @@ missing fields, unknown samples or systematics referenced, bounds and binnings t
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from conftest import snakemake_env
+from helpers import with_value
 from sysaware.config import ConfigError, load_config
 from sysaware.config_checks import check_config
 
@@ -21,20 +21,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _raw(name: str) -> dict[str, Any]:
     return yaml.safe_load((REPO / "config" / name).read_text())
-
-
-def _set(cfg: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    """``cfg`` with ``value`` at ``a.b.0.c`` (list indices as numbers); ``...`` deletes the key."""
-    out = copy.deepcopy(cfg)
-    node: Any = out
-    keys = [int(k) if k.isdigit() else k for k in dotted.split(".")]
-    for k in keys[:-1]:
-        node = node.setdefault(k, {}) if isinstance(node, dict) else node[k]
-    if value is ...:
-        del node[keys[-1]]
-    else:
-        node[keys[-1]] = value
-    return out
 
 
 # (base config, dotted key, value, text the message must contain)
@@ -69,7 +55,7 @@ CASES = {
 def test_bad_config_is_named_by_load_config(tmp_path, case):
     base, key, value, text = CASES[case]
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(_set(_raw(base), key, value)))
+    path.write_text(yaml.safe_dump(with_value(_raw(base), key, value)))
     with pytest.raises(ConfigError, match=r"bad\.yaml") as err:
         load_config(path)
     assert text in str(err.value)
@@ -87,7 +73,7 @@ def _snakemake(cfg: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProce
                                   "inconsistent_binning_sigma_off_grid"])
 def test_bad_config_stops_snakemake_before_any_job(tmp_path, case):
     base, key, value, text = CASES[case]
-    res = _snakemake(_set(_raw(base), key, value), tmp_path)
+    res = _snakemake(with_value(_raw(base), key, value), tmp_path)
     assert res.returncode != 0
     assert text in res.stderr, res.stderr[-2000:]
     assert not (tmp_path / "results").exists()  # no job ran, nothing written

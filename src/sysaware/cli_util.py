@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from .job import install_failure_hook, stop_with_snakemake
 
@@ -24,6 +23,8 @@ def setup(threads: int | None = None) -> logging.Logger:
     install_failure_hook()
     stop_with_snakemake()
     if threads:
+        import torch  # here: scripts without torch (setup() without threads) start faster
+
         torch.set_num_threads(int(threads))
     return logging.getLogger("sysaware")
 

@@ -2,7 +2,8 @@
 
 The schema checks keys, types and ranges; these checks look at how entries refer to each
 other: samples named by systematics, the samples a role needs, bounds that are ranges, and
-binnings that agree with the values they must hold.  They run when the Snakefile is parsed
+binnings that agree with the values they must hold; ``fit.smoothing``/``fit.symmetrize``
+name template systematics of the analysis's fit model.  They run when the Snakefile is parsed
 (before any job) and in :func:`sysaware.config.load_config`; each failure is a
 :class:`ConfigError` whose message starts with the config key at fault.
 """
@@ -20,24 +21,29 @@ class ConfigError(SysawareError, ValueError):
     """Config that does not satisfy the schema or its cross-references; the message names the key."""
 
 
-def _range(value: Sequence[float], key: str, holds: float | None = None) -> None:
+def check_range(value: Sequence[float], key: str, holds: float | None = None,
+                error: type[ConfigError] = ConfigError) -> None:
+    """``value`` is ``[lo, hi]`` with ``lo < hi`` (and ``lo <= holds <= hi``); else ``error`` naming ``key``."""
     lo, hi = (float(v) for v in value)
     if not lo < hi:
-        raise ConfigError(f"{key}: lower bound {lo:g} is not below the upper bound {hi:g}")
+        raise error(f"{key}: lower bound {lo:g} is not below the upper bound {hi:g}")
     if holds is not None and not lo <= holds <= hi:
-        raise ConfigError(f"{key}: [{lo:g}, {hi:g}] does not contain {holds:g}")
+        raise error(f"{key}: [{lo:g}, {hi:g}] does not contain {holds:g}")
 
 
-def _unique(names: Sequence[str], key: str) -> None:
+def check_unique(names: Sequence[str], key: str, error: type[ConfigError] = ConfigError) -> None:
+    """No name twice in ``names``; else ``error`` naming ``key`` and the repeated names."""
     twice = sorted(n for n, k in Counter(names).items() if k > 1)
     if twice:
-        raise ConfigError(f"{key}: names {twice} appear more than once")
+        raise error(f"{key}: names {twice} appear more than once")
 
 
-def _known(names: Sequence[str], known: Sequence[str], key: str, what: str = "samples") -> None:
+def check_known(names: Sequence[str], known: Sequence[str], key: str, what: str = "samples",
+                error: type[ConfigError] = ConfigError) -> None:
+    """Every one of ``names`` is in ``known``; else ``error`` naming ``key`` and the unknown ones."""
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"{key}: unknown {what} {unknown} (known: {list(known)})")
+        raise error(f"{key}: unknown {what} {unknown} (known: {list(known)})")
 
 
 def _split(split: Mapping[str, float], key: str) -> None:
@@ -51,7 +57,7 @@ def _check_cms(cfg: Mapping[str, Any]) -> None:
 
     c = cfg["cms"]
     samples = c["samples"]
-    _unique([s["name"] for s in samples], "cms.samples")
+    check_unique([s["name"] for s in samples], "cms.samples")
     roles = Counter(s["role"] for s in samples)
     if roles["data"] != 1:
         raise ConfigError(f"cms.samples: exactly one sample needs role 'data' (found {roles['data']})")
@@ -71,8 +77,8 @@ def _check_cms(cfg: Mapping[str, Any]) -> None:
         raise ConfigError("cms.samples: split_ttbar may be set on one sample only")
     known = fit_samples(cfg)
     for name, entry in c["norm_systematics"].items():
-        _known(entry["samples"], known, f"cms.norm_systematics.{name}.samples", "fit samples")
-    _range(c["qcd_norm_bounds"], "cms.qcd_norm_bounds", holds=1.0)
+        check_known(entry["samples"], known, f"cms.norm_systematics.{name}.samples", "fit samples")
+    check_range(c["qcd_norm_bounds"], "cms.qcd_norm_bounds", holds=1.0)
     _split(c["split"], "cms.split")
     _check_cms_inputs(c)
 
@@ -100,36 +106,84 @@ def _check_higgsml(cfg: Mapping[str, Any]) -> None:
 
     h = cfg["higgsml"]
     names = [s["name"] for s in h["samples"]]
-    _unique(names, "higgsml.samples")
+    check_unique(names, "higgsml.samples")
     if not any(s["role"] == "signal" for s in h["samples"]):
         raise ConfigError("higgsml.samples: no sample has role 'signal'")
     for i, s in enumerate(h["samples"]):
         if ("label" in s) == ("detailed_label" in s):
             raise ConfigError(f"higgsml.samples[{i}] ({s['name']!r}): give exactly one of label, detailed_label")
     for name, entry in h["norm_systematics"].items():
-        _known(entry["samples"], names, f"higgsml.norm_systematics.{name}.samples")
+        check_known(entry["samples"], names, f"higgsml.norm_systematics.{name}.samples")
     tes = h["tes"]
     try:
         z_grid(tes)
     except ValueError as err:
         raise ConfigError(f"higgsml.tes.grid: {err}") from err
-    _range(tes["train_range"], "higgsml.tes.train_range", holds=0.0)
-    _range(h["mu_bounds"], "higgsml.mu_bounds", holds=float(h["truth_mu"]))
+    check_range(tes["train_range"], "higgsml.tes.train_range", holds=0.0)
+    check_range(h["mu_bounds"], "higgsml.mu_bounds", holds=float(h["truth_mu"]))
     _split(h["split"], "higgsml.split")
 
 
 def _check_refit(cfg: Mapping[str, Any]) -> None:
-    from .refit import RefitConfigError, refit_cabinetry_config
+    from .refit import check_refit_entry
 
     for name, fit in cfg["refit"]["fits"].items():
-        try:
-            refit_cabinetry_config(fit, "histograms")
-        except RefitConfigError as err:
-            raise ConfigError(f"refit.fits.{name}: {err}") from err
+        check_refit_entry(fit, f"refit.fits.{name}")
 
 
 def _check_benchmark(cfg: Mapping[str, Any]) -> None:
     """Nothing refers across sections in the benchmark beyond what the schema checks."""
+
+
+#: what a fit model's modifier types are called in messages; template systematics can be smoothed/symmetrised
+TEMPLATE = "template systematic"
+MODIFIER_KINDS = {"normplusshape": TEMPLATE, "histosys": TEMPLATE, "shape": TEMPLATE,
+                  "normsys": "normalisation systematic", "normalization": "normalisation systematic",
+                  "normfactor": "normfactor"}
+
+
+def fit_models(cfg: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The fit models of the configured analysis, each as {modifier name: modifier type}, keyed by
+    how a message names the model.  The refit reads them from its entries, the benchmark and the
+    CMS analysis from their :class:`~sysaware.stats.ModelSpec` (no torch, no pyhf imported);
+    HiggsML has no template fit (its profile rebuilds templates on a grid): no model."""
+    analysis = cfg["analysis"]
+    if analysis == "refit":
+        return {f"refit.fits.{name}": {**{nf["name"]: "normfactor" for nf in fit["normfactors"]},
+                                       **{sy["name"]: sy["type"] for sy in fit.get("systematics", [])}}
+                for name, fit in cfg["refit"]["fits"].items()}
+    if analysis == "inferno_benchmark":
+        from .benchmark.model import fit_spec
+
+        spec, where = fit_spec(), "the benchmark fit model"
+    elif analysis == "cms_ttbar_taujets":
+        from .cms.model import cms_spec
+
+        spec, where = cms_spec(cfg), "the CMS fit model"
+    else:
+        return {}
+    return {where: {m.name: m.type for m in spec.modifiers}}
+
+
+def _check_fit_options(cfg: Mapping[str, Any]) -> None:
+    """``fit.smoothing`` and ``fit.symmetrize`` name template systematics of every fit model."""
+    models = fit_models(cfg)
+    for option in ("smoothing", "symmetrize"):
+        names = cfg.get("fit", {}).get(option, [])
+        if names and not models:
+            raise ConfigError(f"fit.{option}: analysis {cfg['analysis']} has no template fit whose "
+                              f"systematics could be smoothed or symmetrised (got {list(names)})")
+        for where, modifiers in models.items():
+            templates = [n for n, t in modifiers.items() if MODIFIER_KINDS[t] == TEMPLATE]
+            for name in names:
+                if name in templates:
+                    continue
+                if name in modifiers:
+                    raise ConfigError(f"fit.{option}: {name!r} is a {MODIFIER_KINDS[modifiers[name]]} of {where}; "
+                                      f"only template systematics can be smoothed or symmetrised "
+                                      f"(template systematics: {templates})")
+                raise ConfigError(f"fit.{option}: {name!r} is not a template systematic of {where} "
+                                  f"(template systematics: {templates})")
 
 
 CHECKS: dict[str, Callable[[Mapping[str, Any]], None]] = {
@@ -146,3 +200,4 @@ def check_config(cfg: Mapping[str, Any]) -> None:
     if analysis not in CHECKS:
         raise ConfigError(f"analysis: {analysis!r} not in {sorted(CHECKS)}")
     CHECKS[analysis](cfg)
+    _check_fit_options(cfg)

@@ -98,7 +98,7 @@ def cms_ingested():
 
 def refit_histogram_files(wildcards):
     """Local ROOT files one refit entry reads (a missing one stops the run before any job)."""
-    return refit_input_files(config["refit"]["fits"][wildcards.method])
+    return refit_input_files(config["refit"]["fits"][wildcards.method], config.get("fit", {}).get("symmetrize", []))
 
 
 def workspace_checkpoint():

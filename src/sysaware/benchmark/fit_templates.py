@@ -1,6 +1,7 @@
 """Fit inputs of the benchmark: hard-binned templates, pseudo-data, the HistFactory model.
 
-The final fit of every trained summary is benchmark 4 as HistFactory writes it: the POI
+The final fit of every trained summary is benchmark 4 as HistFactory writes it
+(:func:`~sysaware.benchmark.model.fit_spec`): the POI
 ``mu`` scales the signal (s = 50 mu); ``r`` and ``lam`` are NormPlusShape systematics of
 the background with templates at r = +-0.4 and lam = 3 +-1 (their Gaussian widths); ``b`` is a
 10% normalisation.  Templates are histograms (``hist``) of the summary's hard bins
@@ -28,29 +29,9 @@ from torch import nn
 from ..binning import MIN_BIN_YIELD, hard_bins, merge_bins, merge_small_bins
 from ..seeding import rng_for
 from ..stats import ModelSpec, Templates
-from .losses import B_SIGMA, NOMINAL, VARIATION, shift_nominal
+from .losses import shift_nominal
 from .mixture import sample_background, sample_signal
-
-CHANNEL = "summary"
-FIT_NUISANCES = ("r", "lam", "b")
-
-
-def fit_spec() -> ModelSpec:
-    """The HistFactory model of the benchmark's final fit (benchmark 4)."""
-    rel = B_SIGMA / NOMINAL["b"]
-    return ModelSpec.from_config(
-        {
-            "channel": CHANNEL,
-            "poi": "mu",
-            "samples": [{"name": "signal"}, {"name": "background"}],
-            "modifiers": [
-                {"name": "mu", "type": "normfactor", "samples": ["signal"], "bounds": [-5.0, 10.0]},
-                {"name": "r", "type": "normplusshape", "samples": ["background"]},
-                {"name": "lam", "type": "normplusshape", "samples": ["background"]},
-                {"name": "b", "type": "normsys", "samples": {"background": {"lo": 1 - rel, "hi": 1 + rel}}},
-            ],
-        }
-    )
+from .model import NOMINAL, VARIATION, fit_spec
 
 
 def _histogram(net: nn.Module, x: torch.Tensor, n_bins: int, total: float) -> hist.Hist:

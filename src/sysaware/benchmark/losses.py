@@ -28,11 +28,8 @@ from ..stats.interpolation import code4_coefficients
 from ..summaries import softmax_histogram
 from .analytic import BENCHMARKS, PARAMS
 from .mixture import shift_background
+from .model import B_SIGMA, NOMINAL, VARIATION
 
-NOMINAL = {"s": 50.0, "r": 0.0, "lam": 3.0, "b": 1000.0}
-# template variations used by the HistFactory (interp) model: one sigma of bm3/bm4
-VARIATION = {"r": 0.4, "lam": 1.0}
-B_SIGMA = 100.0
 NUISANCE_MODES = ("exact", "interp")
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from ..stats import ModelSpec, Templates
 from ..stats.pyhf_export import to_pyhf_model, to_workspace_spec
 from .analytic import BENCHMARKS
-from .losses import B_SIGMA, NOMINAL, VARIATION
+from .model import B_SIGMA, NOMINAL, VARIATION
 
 WIDE = 100.0
 # Minuit maps bounded parameters through a sine; HESSE errors are then only approximately

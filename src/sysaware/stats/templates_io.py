@@ -56,7 +56,8 @@ def histogram_paths(spec: ModelSpec, data_sample: str = "data") -> dict[str, str
     return paths
 
 
-def _weighted_hist(edges: np.ndarray, values: np.ndarray, variances: np.ndarray) -> hist.Hist:
+def weighted_hist(edges: np.ndarray, values: np.ndarray, variances: np.ndarray) -> hist.Hist:
+    """A 1D ``hist.Hist`` with ``Weight`` storage holding ``values`` and ``variances`` (uproot writes it as a TH1D)."""
     h = hist.Hist(hist.axis.Variable(edges, name="x"), storage=hist.storage.Weight())
     view = h.view()
     view["value"] = values
@@ -93,13 +94,13 @@ def write_templates_root(
     for s in spec.sample_names:
         nom = _np(tpl.nominal[s])
         var = _np(tpl.sumw2[s]) if s in tpl.sumw2 else nom
-        hists[paths[f"nominal:{s}"]] = _weighted_hist(edges_arr, nom, var)
+        hists[paths[f"nominal:{s}"]] = weighted_hist(edges_arr, nom, var)
     for mod in spec.template_systematics:
         for s in mod.samples:
             for side, store in (("up", tpl.up), ("down", tpl.down)):
                 vals = _np(store[mod.name][s])
-                hists[paths[f"{side}:{mod.name}:{s}"]] = _weighted_hist(edges_arr, vals, vals)
-    hists[paths["data"]] = _weighted_hist(edges_arr, obs, obs)
+                hists[paths[f"{side}:{mod.name}:{s}"]] = weighted_hist(edges_arr, vals, vals)
+    hists[paths["data"]] = weighted_hist(edges_arr, obs, obs)
 
     target = Path(path)
     with temporary_path(target) as tmp_name, uproot.recreate(tmp_name) as fout:
