@@ -15,7 +15,7 @@ import torch
 
 from sysaware.benchmark.losses import NOMINAL, benchmark_spec, inferno_loss, interp_templates
 from sysaware.benchmark.mixture import sample_background, sample_signal
-from sysaware.stats import TorchModel
+from sysaware.stats.torch_model import TorchModel
 from sysaware.train.networks import make_mlp
 
 

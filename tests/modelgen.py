@@ -14,7 +14,8 @@ import numpy as np
 import pyhf
 from hypothesis import strategies as st
 
-from sysaware.stats import ModelSpec, Templates, TorchModel
+from sysaware.stats import ModelSpec, Templates
+from sysaware.stats.torch_model import TorchModel
 from sysaware.stats.pyhf_export import to_pyhf_model
 
 FD_STEP = 2e-2  # stencils reach 2h = 0.04 < the 0.05 kink margin of smooth_point

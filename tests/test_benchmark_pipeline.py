@@ -12,7 +12,8 @@ from modelgen import PyhfView, fd_hessian
 from sysaware.benchmark import pipeline as P
 from sysaware.benchmark.losses import benchmark_spec, inferno_loss
 from sysaware.benchmark.mixture import sample_background, sample_signal
-from sysaware.stats import Templates, TorchModel
+from sysaware.stats import Templates
+from sysaware.stats.torch_model import TorchModel
 from sysaware.train.networks import load_model, make_mlp, save_model
 
 CFG = {

@@ -25,12 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from modelgen import random_templates
 
-from sysaware.stats import ModelSpec, ModelSpecError, Templates, TorchModel, as_tensor_templates
+from sysaware.stats import ModelSpec, ModelSpecError, Templates
 from sysaware.stats.interpolation import histosys_delta
 from sysaware.stats.pyhf_export import to_cabinetry_config, to_pyhf_model
 from sysaware.stats.workspace_build import build_workspace
 from sysaware.stats.templates_io import read_templates_root, write_templates_root
-from sysaware.stats.torch_model import split_norm_and_shape
+from sysaware.stats.torch_model import TorchModel, as_tensor_templates, split_norm_and_shape
 
 RTOL = 1e-10
 N_POINTS = 4  # random parameter points per model

@@ -29,7 +29,7 @@ from sysaware.cms.samples import split_labels
 from sysaware.cms.training import _Split, inferno_templates, train
 from sysaware.cms.truth import TRUTH_BRANCHES, ttbar_labels
 from sysaware.config import load_config
-from sysaware.stats import TorchModel
+from sysaware.stats.torch_model import TorchModel
 from sysaware.stats.pyhf_export import to_pyhf_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,7 +17,8 @@ from sysaware.higgsml.methods import model_names, train
 from sysaware.higgsml.model import higgsml_spec, norm_factors
 from sysaware.higgsml.profile import GridTemplates, ProfileModel
 from sysaware.higgsml.systematics import tau_energy_scale
-from sysaware.stats import Templates, TorchModel
+from sysaware.stats import Templates
+from sysaware.stats.torch_model import TorchModel
 
 CSV_HEAD = SHARED_DATA / "higgsml_atlas_2014_head.csv.gz"
 PARQUET = SHARED_DATA / "fair_universe_higgsml_sample.parquet"

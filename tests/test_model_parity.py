@@ -22,8 +22,8 @@ from modelgen import (
     smooth_point,
 )
 
-from sysaware.stats import ModelSpec, TorchModel, as_tensor_templates
-from sysaware.stats.torch_model import SingularFisherError
+from sysaware.stats import ModelSpec
+from sysaware.stats.torch_model import SingularFisherError, TorchModel, as_tensor_templates
 
 RTOL = 1e-6
 PARITY_SETTINGS = settings(

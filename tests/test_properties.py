@@ -36,7 +36,6 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import pandas as pd
-import pytest
 from coffea.nanoevents.methods import nanoaod
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st

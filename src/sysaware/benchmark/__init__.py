@@ -1,24 +1,6 @@
-"""INFERNO synthetic 3-feature benchmark: mixture generator and analytic-likelihood reference.
+"""INFERNO synthetic 3-feature benchmark (de Castro & Dorigo, arXiv:1806.04743).
 
-The names below are imported on first use (they need torch); :mod:`.model`, the fit's
-HistFactory description, can be imported without torch.
+:mod:`.mixture` (the generator), :mod:`.analytic` (the analytic-likelihood reference),
+:mod:`.model` (the fit's HistFactory description, no torch), :mod:`.losses`,
+:mod:`.evaluate`, :mod:`.fit_templates`, :mod:`.pyhf_check` and :mod:`.pipeline` (the stages).
 """
-
-from ..lazy import lazy_attributes
-
-_ANALYTIC = ("BENCHMARKS", "analytic_sqrt_var_s", "analytic_table", "fisher_information")
-_MIXTURE = (
-    "SIGNAL_MEAN_CODE",
-    "SIGNAL_MEAN_TEXT",
-    "MixtureParams",
-    "generate",
-    "log_density_background",
-    "log_density_signal",
-    "sample_background",
-    "sample_signal",
-    "shift_background",
-)
-
-__all__ = sorted([*_ANALYTIC, *_MIXTURE])
-
-__getattr__ = lazy_attributes(__name__, {**dict.fromkeys(_ANALYTIC, "analytic"), **dict.fromkeys(_MIXTURE, "mixture")})

@@ -22,8 +22,8 @@ import torch
 from scipy.optimize import brentq
 from torch import Tensor, nn
 
-from ..stats import ModelSpec, Templates, TorchModel
-from ..stats.torch_model import inverse_fisher
+from ..stats import ModelSpec, Templates
+from ..stats.torch_model import TorchModel, inverse_fisher
 from ..stats.interpolation import code4_coefficients
 from ..summaries import softmax_histogram
 from .analytic import BENCHMARKS, PARAMS

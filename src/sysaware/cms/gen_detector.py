@@ -481,7 +481,6 @@ def _leptons(rng: np.random.Generator, truth: Truth, n: int, npvs: np.ndarray, s
              n_p: int, n_t: int) -> dict:
     """Electron and Muon collections: prompt leptons plus non-prompt ones inside jets."""
     L = truth.leptons
-    n_l = len(L["evt"])
     # non-prompt leptons from parton jets
     pj = np.arange(n_p)
     out: dict = {"prompt_ref": [], "met_terms": [[], [], [], []]}

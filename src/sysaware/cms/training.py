@@ -28,7 +28,8 @@ from torch import Tensor, nn
 
 from ..benchmark.losses import bce_loss
 from ..seeding import torch_generator
-from ..stats import Templates, TorchModel
+from ..stats import Templates
+from ..stats.torch_model import TorchModel
 from ..summaries import softmax_histogram
 from ..train.checkpoint import training_checkpoint
 from ..train.loop import History, TrainSettings, fit

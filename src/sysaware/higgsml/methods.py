@@ -35,7 +35,8 @@ from torch import Tensor, nn
 
 from ..benchmark.losses import bce_loss
 from ..seeding import rng_for, torch_generator
-from ..stats import Templates, TorchModel
+from ..stats import Templates
+from ..stats.torch_model import TorchModel
 from ..summaries import softmax_histogram
 from ..train.adversary import adversary_nll
 from ..train.disco import distance_correlation_sq

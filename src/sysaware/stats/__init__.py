@@ -1,21 +1,11 @@
 """The statistical model shared by the INFERNO loss (torch) and the final fit (pyhf/cabinetry).
 
-The torch half (:class:`TorchModel`, :func:`as_tensor_templates`) is imported on first use,
-so that code which only needs the model's description (:class:`ModelSpec`, e.g. the config
-checks run when the Snakefile is parsed) does not import torch.
+This package's top level holds the model's description only (:mod:`.spec`, no torch), so that
+code which only describes a model (the config checks run when the Snakefile is parsed) stays
+light; the differentiable half lives in :mod:`.torch_model`, the pyhf/cabinetry export in
+:mod:`.pyhf_export`.
 """
 
-from ..lazy import lazy_attributes
 from .spec import ModelSpec, ModelSpecError, ModifierSpec, SampleSpec, Templates
 
-__all__ = [
-    "ModelSpec",
-    "ModelSpecError",
-    "ModifierSpec",
-    "SampleSpec",
-    "Templates",
-    "TorchModel",
-    "as_tensor_templates",
-]
-
-__getattr__ = lazy_attributes(__name__, {"TorchModel": "torch_model", "as_tensor_templates": "torch_model"})
+__all__ = ["ModelSpec", "ModelSpecError", "ModifierSpec", "SampleSpec", "Templates"]
