@@ -8,8 +8,9 @@ cms.remote_inputs stage, --files are the local copies Snakemake staged of the sa
 rule's input, in the config's order); otherwise they are ignored and URLs are read directly.
 cms.executor dask runs the chunks on a Dask cluster (cms.dask), with identical results.  A bad input
 (missing, truncated or corrupt file, missing branch, NaN/inf under cms.nan_policy error, no
-selected event) ends the script with status 1 and one error line naming it (the traceback before it in
-the log); nothing is written.
+selected event, weights that sum to 0 or less, a feature constant over the selected events; see
+sysaware.cms.pipeline.check_ingested) ends the script with status 1 and one error line naming it (the
+traceback before it in the log); nothing is written.
 """
 
 from __future__ import annotations

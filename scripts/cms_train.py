@@ -3,6 +3,9 @@
   python scripts/cms_train.py --config results/cms_ttbar_taujets/config.json --method inferno \\
       --ingested results/cms_ttbar_taujets/ingested/*.npz --out models/inferno.pt --onnx models/inferno.onnx \\
       --history models/inferno_history.json
+Before training, every fit sample's weights and features are checked (a yield above 0 in all and in
+its templates split, no feature constant: sysaware.cms.dataset.check_fit_samples); a failure ends the
+script with status 1 and one error line naming the fit sample and its files; nothing is written.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
   python scripts/higgsml_prepare.py --config results/higgsml_tes/config.json --out prepared/events.npz \\
       --summary prepared/summary.json
-A bad input (missing file or column, NaN/inf under higgsml.nan_policy error, a sample without
-events) ends the script with status 1 and one error line naming it (the traceback before it in the
-log); nothing is written.
+A bad input (missing file or column, a directory, labels not 0/1 or s/b, NaN/inf under
+higgsml.nan_policy error, a sample without events, weights that are negative or all zero, a network
+input undefined or constant in a sample) ends the script with status 1 and one error line naming it
+(the traceback before it in the log); nothing is written.
 """
 
 from __future__ import annotations

@@ -37,36 +37,16 @@ from sysaware.cms.pipeline import ingest, sample_sum_weights, write_ingestion
 from sysaware.cms.selection import SelectionConfig
 from sysaware.config import load_config
 from sysaware.higgsml.dataset import prepare
-from sysaware.higgsml.io import ATLAS_FEATURES, HiggsMLInputError
+from sysaware.higgsml.io import HiggsMLInputError
 
-from helpers import assert_failed_cleanly
+from helpers import LOOSE, assert_failed_cleanly, atlas_csv, set_first, with_field
 
 REPO = Path(__file__).resolve().parents[1]
 N_EVENTS = 300
-#: loose enough to select some 15 % of the generated ttbar events (as in test_cms_pipeline)
-LOOSE = {"triggers": [], "n_jets_min": 3, "n_lead_jets_min": 2, "lead_jet_pt_min": 30.0, "tau_pt_min": 25.0,
-         "n_btag_min": 0, "met_min": 10.0}
 CMS_CASES = ("good", "missing", "truncated", "corrupt", "bad_basket", "no_tau_pt", "nan", "soft_taus")
 
 
 # --------------------------------------------------------------------------- CMS inputs
-
-
-def _with_field(coll: ak.Array, name: str, values: ak.Array | None) -> ak.Array:
-    """The collection with field ``name`` replaced by ``values`` (None: removed)."""
-    fields = {f: coll[f] for f in coll.fields if f != name}
-    if values is not None:
-        fields[name] = values
-    return ak.zip(fields)
-
-
-def _set_first(jagged: ak.Array, events: np.ndarray, value: float) -> ak.Array:
-    """``jagged`` with the first object of each of ``events`` set to ``value``."""
-    counts = ak.to_numpy(ak.num(jagged, axis=1))
-    flat = ak.to_numpy(ak.flatten(jagged)).copy()
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    flat[starts[events]] = value
-    return ak.unflatten(flat, counts)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +73,7 @@ def nano(tmp_path_factory) -> dict[str, Any]:
     def write(name: str, **changes: Any) -> Path:
         return G.write_nanoaod(d / name, cols | changes, runs=runs)
 
-    write("no_tau_pt.root", Tau=_with_field(cols["Tau"], "pt", None))
+    write("no_tau_pt.root", Tau=with_field(cols["Tau"], "pt", None))
     # NaN Tau_pt in 3 events, NaN Jet_pt in 2 (one of them also with the NaN tau), inf MET_pt in 1: 5 events,
     # 4 of them selected in the clean file, spread over the file (first, middle and last chunk of 100)
     events = ak.to_numpy(cols["event"])
@@ -108,10 +88,10 @@ def nano(tmp_path_factory) -> dict[str, Any]:
     assert selected[0] < 100 <= mid < 200 <= selected[-3]
     met = cols["MET_pt"].copy()
     met[met_bad] = np.inf
-    write("nan.root", Tau=_with_field(cols["Tau"], "pt", _set_first(cols["Tau"].pt, tau_bad, np.nan)),
-          Jet=_with_field(cols["Jet"], "pt", _set_first(cols["Jet"].pt, jet_bad, np.nan)), MET_pt=met)
+    write("nan.root", Tau=with_field(cols["Tau"], "pt", set_first(cols["Tau"].pt, tau_bad, np.nan)),
+          Jet=with_field(cols["Jet"], "pt", set_first(cols["Jet"].pt, jet_bad, np.nan)), MET_pt=met)
     # every tau far below the 25 GeV threshold: no event can pass the one-tau cut
-    write("soft_taus.root", Tau=_with_field(cols["Tau"], "pt", ak.ones_like(cols["Tau"].pt)))
+    write("soft_taus.root", Tau=with_field(cols["Tau"], "pt", ak.ones_like(cols["Tau"].pt)))
     bad_events = np.unique(np.concatenate([tau_bad, jet_bad, met_bad]))
     return {"folder": d, "path": {c: d / f"{c}.root" for c in CMS_CASES}, "bad": bad_events,
             "event": events}
@@ -244,25 +224,6 @@ def test_cms_nan_feature_at_training_names_sample_feature_and_count():
 
 # --------------------------------------------------------------------------- HiggsML inputs
 
-_JET_COLUMNS = [c for c in ATLAS_FEATURES if "jet" in c and c not in ("PRI_jet_num", "PRI_jet_all_pt")]
-
-
-def _atlas_csv(path: Path, n: int = 40, edit=None) -> Path:
-    """A synthetic ATLAS 2014-format CSV: 0-jet events have -999 jet columns, labels alternate s/b."""
-    rng = np.random.default_rng(0)
-    df = pd.DataFrame({"EventId": np.arange(100_000, 100_000 + n)})
-    for name in ATLAS_FEATURES:
-        df[name] = rng.uniform(1.0, 100.0, n).round(3)
-    df["PRI_jet_num"] = np.arange(n) % 3
-    df.loc[df["PRI_jet_num"] == 0, _JET_COLUMNS] = -999.0
-    df["Weight"] = rng.uniform(0.01, 2.0, n).round(5)
-    df["Label"] = np.where(np.arange(n) % 2 == 0, "s", "b")
-    if edit is not None:
-        df = edit(df)
-    df.to_csv(path, index=False)
-    return path
-
-
 def _spoil(df: pd.DataFrame) -> pd.DataFrame:
     """NaN DER_pt_h in rows 3 and 8, inf PRI_met in rows 8 and 12: 3 rows."""
     df.loc[[3, 8], "DER_pt_h"] = np.nan
@@ -283,12 +244,12 @@ def hml(tmp_path_factory) -> dict[str, Any]:
     """Good and bad CSVs and the validated config of the good one."""
     d = tmp_path_factory.mktemp("hml")
     paths = {
-        "good": _atlas_csv(d / "good.csv"),
+        "good": atlas_csv(d / "good.csv"),
         "missing": d / "nope.csv",
-        "no_column": _atlas_csv(d / "no_tau_pt.csv", edit=lambda df: df.drop(columns=["PRI_tau_pt"])),
-        "nan": _atlas_csv(d / "nan.csv", edit=_spoil),
-        "inf_only": _atlas_csv(d / "inf.csv", edit=_inf_only),
-        "background_only": _atlas_csv(d / "bkg_only.csv", edit=lambda df: df.assign(Label="b")),
+        "no_column": atlas_csv(d / "no_tau_pt.csv", edit=lambda df: df.drop(columns=["PRI_tau_pt"])),
+        "nan": atlas_csv(d / "nan.csv", edit=_spoil),
+        "inf_only": atlas_csv(d / "inf.csv", edit=_inf_only),
+        "background_only": atlas_csv(d / "bkg_only.csv", edit=lambda df: df.assign(Label="b")),
     }
     gz = d / "good.csv.gz"
     pd.read_csv(paths["good"]).to_csv(gz, index=False, compression="gzip")

@@ -1,9 +1,10 @@
 """Cross-references of a config that its JSON schema cannot express.
 
 The schema checks keys, types and ranges; these checks look at how entries refer to each
-other: samples named by systematics, the samples a role needs, bounds that are ranges, and
-binnings that agree with the values they must hold; ``fit.smoothing``/``fit.symmetrize``
-name template systematics of the analysis's fit model.  They run when the Snakefile is parsed
+other: samples named by systematics, the samples a role needs, samples merged into one fit
+sample only with samples of the same role, bounds that are ranges, and binnings that agree
+with the values they must hold; ``fit.smoothing``/``fit.symmetrize`` name template systematics
+of the analysis's fit model.  They run when the Snakefile is parsed
 (before any job) and in :func:`sysaware.config.load_config`; each failure is a
 :class:`ConfigError` whose message starts with the config key at fault.
 """
@@ -75,12 +76,66 @@ def _check_cms(cfg: Mapping[str, Any]) -> None:
             raise ConfigError(f"cms.samples[{i}] ({s['name']!r}): simulated samples need xsec_pb")
     if sum(bool(s.get("split_ttbar")) for s in samples) > 1:
         raise ConfigError("cms.samples: split_ttbar may be set on one sample only")
+    _check_fit_sample_roles(samples)
     known = fit_samples(cfg)
     for name, entry in c["norm_systematics"].items():
         check_known(entry["samples"], known, f"cms.norm_systematics.{name}.samples", "fit samples")
     check_range(c["qcd_norm_bounds"], "cms.qcd_norm_bounds", holds=1.0)
     _split(c["split"], "cms.split")
     _check_cms_inputs(c)
+
+
+_MERGED_INTO = {
+    "signal": "mu would scale it too",
+    "data-driven": "a data-driven template would be mixed with simulation (and gain or lose the shape systematics)",
+}
+
+
+def _check_fit_sample_roles(samples: Sequence[Mapping[str, Any]]) -> None:
+    """Samples that share a fit sample must have one role.
+
+    A fit sample is made by ``fit_sample`` (default the name) or, for the ``split_ttbar``
+    sample, its ``ttbar_taujets`` (signal: what mu scales) and ``ttbar_other`` (background)
+    parts.  A background merged into the signal would be scaled by mu, simulation merged into a
+    data-driven template (or the reverse) is wrong too, and nothing may be merged into the data
+    (a sample named like them, or the data's own ``fit_sample`` naming another fit sample).
+    """
+    from .cms.model import SIGNAL, TTBAR_SAMPLES
+
+    owner: dict[str, tuple[str, int]] = {}  # fit sample -> (its role, the cms.samples index that made it)
+    for i, s in enumerate(samples):  # what the data and the split ttbar sample make cannot move
+        if s["role"] == "data":
+            owner.setdefault(s["name"], ("data", i))
+        elif s.get("split_ttbar", False):
+            if s["role"] != "signal":
+                raise ConfigError(f"cms.samples[{i}] ({s['name']!r}).split_ttbar: only the signal sample is split "
+                                  f"(its {SIGNAL} part is what mu scales); this sample's role is {s['role']!r}")
+            owner.setdefault(SIGNAL, ("signal", i))
+            owner.setdefault(TTBAR_SAMPLES[1], ("background", i))
+    # then the samples that are their own fit sample, then those that join one (fit_sample): the
+    # sample at fault is the one that joins
+    joining = sorted((i for i, s in enumerate(samples) if s["role"] != "data" and not s.get("split_ttbar", False)),
+                     key=lambda i: "fit_sample" in samples[i])
+    for i in joining:
+        s = samples[i]
+        key = "fit_sample" if "fit_sample" in s else "name"
+        fit = s.get("fit_sample", s["name"])
+        role, j = owner.setdefault(fit, (s["role"], i))
+        if role != s["role"]:
+            how = f"cms.samples[{j}] ({samples[j]['name']!r})"
+            if samples[j].get("split_ttbar", False):
+                how += ", made by its split_ttbar"
+            why = ("it would be fitted as (part of) the observed data" if role == "data"
+                   else _MERGED_INTO.get(role) or _MERGED_INTO.get(s["role"]) or "one fit sample has one role")
+            raise ConfigError(f"cms.samples[{i}] ({s['name']!r}).{key}: {fit!r} is the {role} fit sample of {how}; "
+                              f"the {s['role']} sample {s['name']!r} cannot be merged into it ({why}). "
+                              "Give it a fit sample of its own")
+    for i, s in enumerate(samples):
+        fit = s.get("fit_sample", s["name"])
+        if s["role"] == "data" and fit != s["name"] and fit in owner:
+            role, j = owner[fit]
+            raise ConfigError(f"cms.samples[{i}] ({s['name']!r}).fit_sample: {fit!r} is the {role} fit sample of "
+                              f"cms.samples[{j}] ({samples[j]['name']!r}); the data are not merged into a fit sample")
 
 
 def _check_cms_inputs(c: Mapping[str, Any]) -> None:

@@ -5,7 +5,8 @@ variation under ``<variation>/<name>``.  :func:`load_fit_samples` turns them int
 :class:`FitSample` s: the ttbar sample split into ``ttbar_taujets`` and ``ttbar_other`` by the
 generator record, weights in expected events (``weight * xsec * lumi / sum_weights``), the
 train/valid/test label of every event, and for every shifted variation the row of each
-nominal event's shifted copy (INFERNO's pairs).
+nominal event's shifted copy (INFERNO's pairs).  :func:`check_fit_samples` checks their weights
+and features before anything is trained (see :mod:`sysaware.input_checks`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..input_checks import NegativeWeights, check_features, check_weights
 from ..io import save_npz
 from .features import FEATURE_NAMES
 from .model import TTBAR_SAMPLES
@@ -159,6 +161,35 @@ def merge_fit_samples(a: FitSample, b: FitSample) -> FitSample:
         pb = b.pairs[var]
         merged.pairs[var] = np.concatenate([a.pairs[var], np.where(pb >= 0, pb + offset, -1)])
     return merged
+
+
+def check_fit_samples(
+    samples: Mapping[str, FitSample],
+    sources: Mapping[str, str],
+    *,
+    min_events: int,
+    negative: NegativeWeights = "warn",
+) -> None:
+    """Every fit sample's weights make a yield, in all and in its templates split, and its features vary.
+
+    ``sources[name]``: the config samples and files of fit sample ``name``, for the messages.
+    Per fit sample: the nominal expected-event weights are finite, not all zero and sum to more
+    than 0 (negative ones as ``negative`` says, ``cms.negative_weights``), and so do those of the
+    templates (test) split; no feature takes one value in all events (checked in fit samples of
+    at least ``min_events`` events, ``cms.feature_check_min_events``).  Then no feature takes one
+    value over all fit samples together (any size).  Raises :class:`~sysaware.errors.InputError`.
+    """
+    test = SPLITS.index("test")
+    for name, s in samples.items():
+        what = f"fit sample {name!r} ({sources.get(name, 'no source recorded')})"
+        check_weights(s.nominal.weight, what, column="the expected-event weight (weight x xsec x lumi / sum_weights)",
+                      negative=negative, policy_key="cms.negative_weights")
+        check_weights(s.nominal.weight[s.nominal.split == test], f"{what}, templates (test) split of cms.split",
+                      column="the expected-event weight", negative="allow")
+        check_features(dict(zip(FEATURE_NAMES, s.nominal.x.T)), what, min_events=min_events)
+    if samples:
+        x = np.concatenate([s.nominal.x for s in samples.values()])
+        check_features(dict(zip(FEATURE_NAMES, x.T)), f"all fit samples together ({', '.join(samples)})")
 
 
 def observed_features(arrays: Mapping[str, Mapping[str, np.ndarray]]) -> np.ndarray:

@@ -2,6 +2,10 @@
 
 Each function takes the config (and paths), so the Snakemake rules, the scripts and the tests
 run the same code.  Seeds derive from ``seed`` and the stage name.
+
+Weights and features are checked twice before anything is trained: each sample at its
+ingestion (:func:`check_ingested`), and each fit sample, merged and split, when the samples are
+loaded (:func:`~sysaware.cms.dataset.check_fit_samples`).
 """
 
 from __future__ import annotations
@@ -13,11 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..input_checks import check_features, check_weights
 from ..io import write_json
 from ..seeding import derive_seed
-from .dataset import FitSample, fit_samples_of, load_ingested, merge_fit_samples, observed_features, save_ingested
+from .dataset import (
+    FitSample,
+    check_fit_samples,
+    fit_samples_of,
+    load_ingested,
+    merge_fit_samples,
+    observed_features,
+    save_ingested,
+)
+from .features import FEATURE_NAMES
 from .generator import TrueNuisances, generate_sample_files
 from .ingest import SampleIngestion, ingest_sample
+from .nanoevents import IngestionError
 from .model import fit_samples
 from .qcd import control_selection, qcd_template
 from .samples import normalisation, sample_files, sum_of_weights
@@ -97,7 +112,39 @@ def ingest(cfg: Mapping[str, Any], name: str, generated_folder: str | Path,
                            executor=executor, dask=dask, **labels)
     if s["role"] == "data-driven":
         result.arrays = {"nominal": qcd_template(result.arrays["nominal"], float(cfg["cms"]["qcd_mistag_rate"]))}
+    check_ingested(cfg, s, result)
     return result
+
+
+#: default of ``cms.feature_check_min_events``: smaller (fit) samples are not checked for constant features
+FEATURE_CHECK_MIN_EVENTS = 50
+
+
+def check_ingested(cfg: Mapping[str, Any], sample: Mapping[str, Any], result: SampleIngestion) -> None:
+    """One ingested config sample's weights can make a yield and its features vary; else :class:`IngestionError`
+    naming the sample and its files.
+
+    Simulated samples: the generator weights of all events read sum to more than 0, and the
+    nominal selection's event weights (genWeight x b-tag weight) are finite, not all zero and
+    sum to more than 0; single negative weights (NLO generators) are logged as a WARNING, or
+    stop the run with ``cms.negative_weights: error``.  A data-driven sample's template weights
+    must make a yield too.  Every sample (data included) with at least
+    ``cms.feature_check_min_events`` selected events must have no feature constant over them.
+    """
+    name, nominal = result.sample, result.arrays["nominal"]
+    what = f"sample {name!r} ({', '.join(result.files)})"
+    if result.is_mc and not result.sum_gen_weight > 0:
+        raise IngestionError(f"{what}: genWeight sums to {result.sum_gen_weight:g} over all {result.n_events_read} "
+                             "events read; a simulated sample's weights must sum to more than 0")
+    if sample["role"] != "data":
+        check_weights(nominal["weight"], what, column="the event weight (genWeight x b-tag weight) of the nominal "
+                      "selection", rows=nominal["event"], row_name="event",
+                      negative=cfg["cms"].get("negative_weights", "warn"), policy_key="cms.negative_weights",
+                      hint="; cms.negative_weights 'warn' keeps them (e.g. NLO generator weights)",
+                      error=IngestionError)
+    check_features({f: nominal[f] for f in FEATURE_NAMES}, f"{what}, nominal selection",
+                   min_events=int(cfg["cms"].get("feature_check_min_events", FEATURE_CHECK_MIN_EVENTS)),
+                   error=IngestionError)
 
 
 def write_ingestion(result: SampleIngestion, npz: str | Path, meta: str | Path, sumw: float | None,
@@ -144,6 +191,7 @@ def load_samples(
     ``ingested[name]`` is the ``.npz`` of config sample ``name``; its ``.json`` sits beside it.
     """
     out: dict[str, FitSample] = {}
+    sources: dict[str, list[str]] = {}
     observed = None
     for s in cfg["cms"]["samples"]:
         path = Path(ingested[s["name"]])
@@ -156,9 +204,13 @@ def load_samples(
         for fs in fit_samples_of(s.get("fit_sample", s["name"]), arrays, norm, int(cfg["seed"]), cfg["cms"]["split"],
                                  bool(s.get("split_ttbar", False))):
             out[fs.name] = merge_fit_samples(out[fs.name], fs) if fs.name in out else fs
+            sources.setdefault(fs.name, []).append(f"{s['name']}: {', '.join(meta['files'])}")
     missing = [n for n in fit_samples(cfg) if n not in out]
     if missing:
         raise KeyError(f"no ingested events for fit samples {missing}")
     if observed is None:
         raise KeyError("cms.samples has no sample with role data")
+    check_fit_samples(out, {k: "; ".join(v) for k, v in sources.items()},
+                      min_events=int(cfg["cms"].get("feature_check_min_events", FEATURE_CHECK_MIN_EVENTS)),
+                      negative=cfg["cms"].get("negative_weights", "warn"))
     return out, observed

@@ -13,6 +13,13 @@ shifted tau pT falls below the threshold is not ``kept`` at that z.
 A NaN or infinite feature value in the file (not the undefined sentinel) is an error naming the
 file, column and count, unless ``higgsml.nan_policy`` is ``drop``: the rows are then removed
 (:func:`drop_nonfinite`), logged and counted in the facts (``prepared/summary.json``).
+
+Before anything is split or saved, :func:`check_samples` checks every sample's weights (finite,
+not negative: the HiggsML weights are positive, not all zero) and network inputs
+(``higgsml.features``: none undefined in every event or constant, see
+:mod:`sysaware.input_checks`); :func:`prepare` then checks that every sample's templates split
+has a yield.  Each failure is a :class:`HiggsMLInputError` naming the file, the column or
+feature and the sample.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..input_checks import check_features, check_weights
 from ..seeding import rng_for
 from .io import HiggsMLEvents, HiggsMLInputError, NonFinite, read_fair_universe_parquet, read_higgsml_csv
 from .systematics import tau_energy_scale
@@ -34,6 +42,10 @@ TRAIN, VALID, TEMPLATES = 0, 1, 2
 SPLIT_NAMES = ("train", "valid", "templates")
 #: ``higgsml.nan_policy``: what :func:`prepare` does with rows holding a NaN/inf feature value.
 NAN_POLICIES = ("error", "drop")
+#: default of ``higgsml.feature_check_min_events``: smaller samples are not checked for constant features
+FEATURE_CHECK_MIN_EVENTS = 50
+_NEGATIVE_HINT = ("; the HiggsML weights (ATLAS 2014, FAIR-Universe) are positive: is this a HiggsML file, "
+                  "and is the column intact?")
 
 
 def read_events(path: str, fmt: str = "auto", nonfinite_features: NonFinite = "error") -> HiggsMLEvents:
@@ -49,6 +61,38 @@ def read_events(path: str, fmt: str = "auto", nonfinite_features: NonFinite = "e
     if fmt == "parquet":
         return read_fair_universe_parquet(path, nonfinite_features=nonfinite_features)
     raise ValueError(f"higgsml.format {fmt!r} not in ['auto', 'csv', 'parquet']")
+
+
+def feature_names(h: Mapping[str, Any], available: Sequence[str]) -> list[str]:
+    """``higgsml.features``, each of which must be among ``available`` (the file's feature columns)."""
+    missing = [f for f in h["features"] if f not in available]
+    if missing:
+        raise HiggsMLInputError(f"higgsml.features {missing} are not columns of {h['input']}")
+    return list(h["features"])
+
+
+def check_samples(events: HiggsMLEvents, index: np.ndarray, h: Mapping[str, Any]) -> None:
+    """Every sample's weights can make a yield and its network inputs can inform the network.
+
+    ``index``: the sample of every event (:func:`sample_index`, no -1).  Per sample (in
+    ``higgsml.samples`` order): the weight column has no NaN/inf, no negative value, not only
+    zeros; every feature of ``higgsml.features`` is neither undefined in every event nor
+    constant (checked in samples of at least ``higgsml.feature_check_min_events`` events); then
+    the same features over all the samples' events together (any size).  Raises
+    :class:`HiggsMLInputError` naming the file, the column or feature(s) and the sample.
+    """
+    names = feature_names(h, list(events.features))
+    undefined = f"undefined ({events.undefined_value:g} in the file)"
+    min_events = int(h.get("feature_check_min_events", FEATURE_CHECK_MIN_EVENTS))
+    for k, s in enumerate(h["samples"]):
+        rows = index == k
+        what = f"{events.source}: sample {s['name']!r}"
+        check_weights(events.weight[rows], what, column=f"column {events.weight_column}", rows=events.rows[rows],
+                      row_name="data row", negative="error", hint=_NEGATIVE_HINT, error=HiggsMLInputError)
+        check_features({f: events.features[f][rows] for f in names}, what, min_events=min_events,
+                       undefined=undefined, error=HiggsMLInputError)
+    check_features({f: events.features[f] for f in names}, f"{events.source}: all samples together",
+                   undefined=undefined, error=HiggsMLInputError)
 
 
 def sample_index(events: HiggsMLEvents, samples: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -159,8 +203,14 @@ def prepare(cfg: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, An
     index = sample_index(events, h["samples"])
     events = events.select(index >= 0)
     index = index[index >= 0]
+    check_samples(events, index, h)
     split = assign_splits(events.n_events, h["split"], int(cfg["seed"]))
     weight = split_weights(events.weight, index, split, float(h["luminosity_scale"]))
+    for k, s in enumerate(h["samples"]):  # the templates (and pseudo-data) of every sample need a yield
+        rows = (index == k) & (split == TEMPLATES)
+        check_weights(weight[rows], f"{events.source}: sample {s['name']!r}, templates split (higgsml.split)",
+                      column=f"column {events.weight_column}", rows=events.rows[rows], row_name="data row",
+                      negative="allow", error=HiggsMLInputError)
     out = {f"f_{k}": v for k, v in events.features.items()}
     out.update(weight=weight, sample=index, split=split, event_id=events.event_id)
     return out, {**facts, "repeated_id_rows_dropped": n_dropped}
@@ -186,13 +236,11 @@ class TESData:
         """From :func:`prepare`'s arrays (or the .npz it was saved to) and the run config."""
         h = cfg["higgsml"]
         raw = {k[2:]: np.asarray(v) for k, v in arrays.items() if k.startswith("f_")}
-        missing = [f for f in h["features"] if f not in raw]
-        if missing:
-            raise HiggsMLInputError(f"higgsml.features {missing} are not columns of {h['input']}")
+        features = feature_names(h, list(raw))
         return cls(
             raw=raw, weight=np.asarray(arrays["weight"]), sample=np.asarray(arrays["sample"]),
             split=np.asarray(arrays["split"]), sample_names=[s["name"] for s in h["samples"]],
-            signal=np.array([s["role"] == "signal" for s in h["samples"]]), features=list(h["features"]),
+            signal=np.array([s["role"] == "signal" for s in h["samples"]]), features=features,
             undefined_fill=float(h["undefined_fill"]), tau_pt_cut=float(h["tes"]["tau_pt_cut"]),
             mass_mmc=h["mass_mmc"],
         )

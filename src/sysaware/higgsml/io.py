@@ -22,9 +22,11 @@ naming the file, the column and the count, unless the reader is given
 ``nonfinite_features="keep"``: the value then stays in the feature array, not marked undefined,
 for the caller to drop the row (:func:`sysaware.higgsml.dataset.drop_nonfinite`).
 
-Bad input (missing file, missing required column, non-finite weight / label / id / feature,
-label other than s/b or 0/1) raises :class:`HiggsMLInputError`, whose message names the file
-and the column.
+Bad input (missing file, a directory, an unreadable file, missing required column, non-numeric
+or non-finite weight / label / id / feature, label other than s/b or 0/1) raises
+:class:`HiggsMLInputError`, whose message names the file and the column (and, for labels and
+non-numeric columns, the values found).  Weights and features that cannot make a yield or
+inform a network are checked per sample by :func:`sysaware.higgsml.dataset.prepare`.
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ class HiggsMLEvents:
     ``undefined`` maps the same names to the boolean mask of the undefined entries.
     ``label`` is 1 for signal, 0 for background; ``detailed_label`` is the process name
     (FAIR-Universe) or None (ATLAS CSV).  ``extra`` holds other per-event columns
-    (``KaggleSet``, ``KaggleWeight`` of the ATLAS CSV).
+    (``KaggleSet``, ``KaggleWeight`` of the ATLAS CSV).  ``row`` is each event's 0-based data
+    row in the file (None: its position), ``weight_column`` the file's name of the weights and
+    ``undefined_value`` its sentinel of an undefined entry (for messages).
     """
 
     features: dict[str, np.ndarray]
@@ -97,6 +101,9 @@ class HiggsMLEvents:
     detailed_label: np.ndarray | None = None
     undefined: dict[str, np.ndarray] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    row: np.ndarray | None = None
+    weight_column: str = "Weight"
+    undefined_value: float = ATLAS_UNDEFINED
 
     @property
     def n_events(self) -> int:
@@ -108,6 +115,11 @@ class HiggsMLEvents:
     @property
     def feature_names(self) -> list[str]:
         return list(self.features)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """0-based data row of every event in the file."""
+        return np.arange(self.n_events) if self.row is None else self.row
 
     def undefined_mask(self, name: str) -> np.ndarray:
         """Boolean mask of the events where feature ``name`` is undefined (NaN)."""
@@ -126,7 +138,8 @@ class HiggsMLEvents:
             features=take(self.features), weight=self.weight[mask], label=self.label[mask],
             event_id=self.event_id[mask], source=self.source,
             detailed_label=None if self.detailed_label is None else self.detailed_label[mask],
-            undefined=take(self.undefined), extra=take(self.extra),
+            undefined=take(self.undefined), extra=take(self.extra), row=self.rows[mask],
+            weight_column=self.weight_column, undefined_value=self.undefined_value,
         )
 
     def with_features(self, features: Mapping[str, np.ndarray], kept: np.ndarray | None = None) -> HiggsMLEvents:
@@ -136,7 +149,8 @@ class HiggsMLEvents:
         return HiggsMLEvents(
             features=feats, weight=base.weight, label=base.label, event_id=base.event_id,
             source=base.source, detailed_label=base.detailed_label,
-            undefined={k: np.isnan(v) for k, v in feats.items()}, extra=base.extra,
+            undefined={k: np.isnan(v) for k, v in feats.items()}, extra=base.extra, row=base.row,
+            weight_column=base.weight_column, undefined_value=base.undefined_value,
         )
 
 
@@ -145,8 +159,41 @@ def _is_url(path: str | os.PathLike[str]) -> bool:
 
 
 def _check_exists(path: str | os.PathLike[str]) -> None:
-    if not _is_url(path) and not Path(path).is_file():
+    if _is_url(path):
+        return
+    if Path(path).is_dir():
+        raise HiggsMLInputError(f"{path}: is a directory, not a file (higgsml.input names one CSV or parquet file)")
+    if not Path(path).is_file():
         raise HiggsMLInputError(f"{path}: file not found")
+
+
+def _values_found(values, limit: int = 5) -> str:
+    """``'b' (664), 's' (336)``: the distinct values (repr) and their counts, most frequent first."""
+    import pandas as pd
+
+    plain = [v.item() if isinstance(v, np.generic) else v for v in values]  # 2.0, not np.float32(2.0)
+    counts = pd.Series(plain, dtype=object).value_counts(dropna=False)
+    ranked = sorted(counts.items(), key=lambda vk: (-int(vk[1]), repr(vk[0])))
+    shown = ", ".join(f"{v!r} ({int(k)})" for v, k in ranked[:limit])
+    more = len(ranked) - limit
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _numeric(df, column: str, path) -> np.ndarray:
+    """Column ``column`` as float64; a value that is not a number is an error naming it (and NaN/inf too)."""
+    import pandas as pd
+
+    col = df[column]
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return _finite(col.to_numpy(dtype=np.float64), path, column)
+    num = pd.to_numeric(col, errors="coerce")
+    lost = (num.isna() & col.notna()).to_numpy()
+    if lost.any():
+        raise HiggsMLInputError(
+            f"{path}: column {column} is not numeric ({int(lost.sum())} value(s) that are not numbers: "
+            f"{_values_found(col[lost])}; first at data row {int(np.flatnonzero(lost)[0])})"
+        )
+    return _finite(num.to_numpy(dtype=np.float64), path, column)
 
 
 def _require(columns, required, path) -> None:
@@ -228,13 +275,14 @@ def read_higgsml_csv(
         raise HiggsMLInputError(f"{path_or_url}: cannot read as CSV ({type(exc).__name__}: {exc})") from exc
     _require(df.columns, ("EventId", *ATLAS_FEATURES, "Weight", "Label"), path_or_url)
     feats, undef = _features(df, ATLAS_FEATURES, ATLAS_UNDEFINED, path_or_url, nonfinite_features)
-    weight = _finite(pd.to_numeric(df["Weight"], errors="coerce").to_numpy(), path_or_url, "Weight")
-    event_id = _finite(pd.to_numeric(df["EventId"], errors="coerce").to_numpy(), path_or_url, "EventId")
+    weight = _numeric(df, "Weight", path_or_url)
+    event_id = _numeric(df, "EventId", path_or_url)
     lab = df["Label"].astype(str).str.strip().to_numpy()
     ok = (lab == "s") | (lab == "b")
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
-        raise HiggsMLInputError(f"{path_or_url}: column Label must be 's' or 'b' (data row {i}: {lab[i]!r})")
+        raise HiggsMLInputError(f"{path_or_url}: column Label must be 's' or 'b' (values found: "
+                                f"{_values_found(lab[~ok])}; first at data row {i})")
     extra: dict[str, np.ndarray] = {}
     if "KaggleSet" in df.columns:
         extra["KaggleSet"] = df["KaggleSet"].astype(str).to_numpy()
@@ -243,7 +291,8 @@ def read_higgsml_csv(
     return HiggsMLEvents(
         features=feats, weight=weight, label=(lab == "s").astype(np.int8),
         event_id=event_id.astype(np.int64), source=str(path_or_url), detailed_label=None,
-        undefined=undef, extra=extra,
+        undefined=undef, extra=extra, row=np.arange(len(df)), weight_column="Weight",
+        undefined_value=ATLAS_UNDEFINED,
     )
 
 
@@ -267,15 +316,22 @@ def read_fair_universe_parquet(
     _require(df.columns, (*FAIR_FEATURES, "weights", "labels"), path)
     names = [c for c in df.columns if c.startswith(("PRI_", "DER_"))]
     feats, undef = _features(df, names, FAIR_UNDEFINED, path, nonfinite_features)
-    weight = _finite(df["weights"].to_numpy(dtype=np.float64), path, "weights")
-    labels = _finite(df["labels"].to_numpy(dtype=np.float64), path, "labels")
-    if not np.isin(labels, (0.0, 1.0)).all():
-        raise HiggsMLInputError(f"{path}: column labels must be 0 or 1")
+    weight = _numeric(df, "weights", path)
+    raw = df["labels"]
+    numeric = pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw)
+    labels = _finite(raw.to_numpy(dtype=np.float64), path, "labels") if numeric else None
+    ok = np.isin(labels, (0.0, 1.0)) if labels is not None else np.zeros(len(raw), dtype=bool)
+    if not ok.all():  # e.g. the ATLAS CSV's 's'/'b' strings
+        raise HiggsMLInputError(
+            f"{path}: column labels must be 0 or 1 (1 signal, 0 background; values found: "
+            f"{_values_found(raw[~ok])}; first at data row {int(np.flatnonzero(~ok)[0])})"
+        )
     detailed = None
     if "detailed_labels" in df.columns:
         detailed = df["detailed_labels"].astype(str).to_numpy()
     return HiggsMLEvents(
         features=feats, weight=weight, label=labels.astype(np.int8),
         event_id=np.arange(len(df), dtype=np.int64), source=str(path),
-        detailed_label=detailed, undefined=undef,
+        detailed_label=detailed, undefined=undef, row=np.arange(len(df)), weight_column="weights",
+        undefined_value=FAIR_UNDEFINED,
     )
