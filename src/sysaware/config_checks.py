@@ -222,6 +222,9 @@ def fit_models(cfg: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 def _check_fit_options(cfg: Mapping[str, Any]) -> None:
     """``fit.smoothing`` and ``fit.symmetrize`` name template systematics of every fit model."""
+    fit = cfg.get("fit", {})
+    if not (fit.get("smoothing") or fit.get("symmetrize")):
+        return  # nothing named: no fit model needs building
     models = fit_models(cfg)
     for option in ("smoothing", "symmetrize"):
         names = cfg.get("fit", {}).get(option, [])
