@@ -6,7 +6,7 @@ temperature 0.1, 2000 events per step, Adam at the config's learning rate, the s
 of epochs, the exact nuisance treatment (background inputs shifted by r and rescaled by lam
 inside the likelihood) and the same benchmark's nuisances and constraints.
 
-* ours: the public :func:`~sysaware.benchmark.pipeline.train` (so whatever INFERNO loss is
+* ours: the public :func:`~sysaware.train.run.train` (so whatever INFERNO loss is
   current), nuisance_mode ``exact``; epochs timed by its ``progress`` callback;
 * pytorch-inferno: its documented paper recipe, ``ModelWrapper(net).fit(..., loss=None,
   cbs=[PaperInferno(...), SaveBest(...)])`` over ``WeightedDataLoader(DataSet(x, y))``
@@ -49,10 +49,12 @@ from torch import nn
 
 from sysaware.benchmark.analytic import BENCHMARKS, analytic_table
 from sysaware.benchmark.evaluate import evaluate_columns
-from sysaware.benchmark.pipeline import make_data, train
+from sysaware.benchmark.pipeline import make_data
+from sysaware.benchmark.training import BenchmarkData
 from sysaware.config import load_config
 from sysaware.seeding import derive_seed, torch_generator
 from sysaware.train.networks import make_mlp
+from sysaware.train.run import train
 
 try:
     import fastprogress.fastprogress
@@ -76,7 +78,7 @@ CPU = torch.device("cpu")
 def ours(cfg: dict[str, Any], bm: int, rep: int, data: dict[str, np.ndarray]) -> tuple[list[float], nn.Module]:
     """Train with :func:`train`; wall-clock seconds of each epoch and the trained network."""
     stamps = [time.perf_counter()]
-    net, _, _ = train(cfg, f"inferno_bm{bm}", rep, data, lambda *_: stamps.append(time.perf_counter()))
+    net, _, _ = train(cfg, BenchmarkData(cfg, data), f"inferno_bm{bm}", rep, lambda *_: stamps.append(time.perf_counter()))
     return np.diff(stamps).tolist(), net
 
 

@@ -14,7 +14,7 @@ from sysaware.cms.fit_inputs import fit_inputs
 from sysaware.cms.pipeline import load_samples
 from sysaware.io import write_json
 from sysaware.stats.workspace_build import build_workspace
-from sysaware.train.networks import load_model
+from sysaware.train.networks import load_summary
 
 ap = config_parser(__doc__)
 ap.add_argument("--model", required=True, help="trained model .pt")
@@ -26,11 +26,11 @@ a = ap.parse_args()
 log = setup(1)
 cfg = load_run_config(a.config)
 samples, observed_x = load_samples(cfg, {Path(p).stem: p for p in a.ingested})
-net, meta = load_model(a.model)
+net, meta = load_summary(a.model)  # a parameterised f(x, z) at the nominal z
 spec, tpl, observed, info = fit_inputs(cfg, net, samples, observed_x)
 ws, pruning = build_workspace(spec, tpl, observed, Path(a.workspace).parent / "inputs", options=cfg["fit"])
-write_json(a.info, {"method": meta["method"], **info})
+write_json(a.info, {"method": meta["model"], **info})
 write_json(a.pruning, pruning)
 write_json(a.workspace, ws)
-log.info("%s: %d fit bins, %.1f expected, %d observed", meta["method"], len(info["fit_bins"]),
+log.info("%s: %d fit bins, %.1f expected, %d observed", meta["model"], len(info["fit_bins"]),
          sum(info["expected"].values()), int(observed.sum()))

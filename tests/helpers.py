@@ -89,3 +89,14 @@ def atlas_csv(path: Path, n: int = 40, edit: Callable[[pd.DataFrame], pd.DataFra
         df = edit(df)
     df.to_csv(path, index=False)
     return path
+
+
+def with_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
+    """``cfg`` validated against the config schema, its defaults filled in (a copy)."""
+    from snakemake.utils import validate
+
+    from sysaware.config import SCHEMA
+
+    out = copy.deepcopy(cfg)
+    validate(out, schema=str(SCHEMA), set_default=True)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -9,20 +10,26 @@ import pytest
 import torch
 from modelgen import PyhfView, fd_hessian
 
+from helpers import with_defaults
 from sysaware.benchmark import pipeline as P
+from sysaware.benchmark.training import BenchmarkData
+from sysaware.train.run import train
 from sysaware.benchmark.losses import benchmark_spec, inferno_loss
 from sysaware.benchmark.mixture import sample_background, sample_signal
 from sysaware.stats import Templates
 from sysaware.stats.torch_model import TorchModel
-from sysaware.train.networks import load_model, make_mlp, save_model
+from sysaware.benchmark.analytic import analytic_table, sqrt_var_s
+from sysaware.benchmark.evaluate import binned_fisher
+from sysaware.train.networks import as_summary, load_model, make_mlp, save_model
 
-CFG = {
+CFG = with_defaults({
+    "analysis": "inferno_benchmark",
     "seed": 3,
     "benchmark": {"signal_mean": [0.0, 0.0], "n_train": 4000, "n_valid": 2000, "n_test": 20000, "n_repeats": 1},
     "training": {"hidden": [32, 32], "activation": "relu", "n_bins": 6, "temperature": 0.1, "optimizer": "adam",
                  "lr": 1e-3, "batch_size": 1000, "epochs": 4, "patience": 4},
     "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [4], "nuisance_mode": "exact"}},
-}
+})
 
 
 def _events(n=3000, seed=0):
@@ -130,18 +137,24 @@ def test_exact_and_interp_losses_agree_on_smooth_summaries(mode):
     assert other == pytest.approx(exact, rel=0.05)
 
 
+def _train(model: str, data: dict, cfg: dict | None = None):
+    """One model of the benchmark through the common training interface."""
+    cfg = CFG if cfg is None else cfg
+    return train(cfg, BenchmarkData(cfg, data), model, 0)
+
+
 @pytest.mark.parametrize("method", ["bce", "inferno_bm4"])
 def test_short_training_lowers_the_loss(method):
     data = P.make_data(CFG)
-    net, meta, hist = P.train(CFG, method, 0, data)
+    net, meta, hist = _train(method, data)
     assert hist.valid[hist.best_epoch] < hist.valid[0]
     assert meta["best_epoch"] == hist.best_epoch
 
 
 def test_training_is_deterministic(tmp_path):
     data = P.make_data(CFG)
-    a, _, ha = P.train(CFG, "bce", 0, data)
-    b, _, hb = P.train(CFG, "bce", 0, data)
+    a, _, ha = _train("bce", data)
+    b, _, hb = _train("bce", data)
     assert ha.valid == hb.valid
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert ka == kb and torch.equal(va, vb)
@@ -158,10 +171,8 @@ def test_model_round_trip_weights_only(tmp_path):
 
 def test_binned_evaluation_never_beats_analytic():
     data = P.make_data(CFG)
-    net, _, _ = P.train(CFG, "inferno_bm4", 0, data)
+    net, _, _ = _train("inferno_bm4", data)
     res = P.evaluate(CFG, net, data)
-    from sysaware.benchmark.analytic import analytic_table
-
     assert all(c >= a for c, a in zip(res["sqrt_var_s"], analytic_table()))
     # the pyhf/cabinetry fit of the same templates agrees (Minuit HESSE, numerical)
     summary = P.crosscheck_summary([res])
@@ -199,7 +210,7 @@ def test_optimal_classifier_is_the_density_ratio_and_bounds_bce_in_bm0():
     assert np.allclose(OptimalClassifier()(x)[:, 0].numpy(), ref, rtol=1e-6)
     data = P.make_data(CFG)
     row = P.optimal_classifier_row(CFG, data)
-    bce, _, _ = P.train(CFG, "bce", 0, data)
+    bce, _, _ = _train("bce", data)
     assert row[0] <= P.evaluate(CFG, bce, data)["sqrt_var_s"][0] * 1.001
 
 
@@ -219,7 +230,7 @@ def test_fit_inputs_of_a_trained_summary_build_a_cabinetry_workspace(tmp_path):
     from sysaware.stats.workspace_build import build_workspace
 
     data = P.make_data(CFG)
-    net, _, _ = P.train(CFG, "inferno_bm4", 0, data)
+    net, _, _ = _train("inferno_bm4", data)
     spec, tpl, observed, info = fit_inputs(CFG, net, data)
     assert sorted(sum(info["fit_bins"], [])) == list(range(CFG["training"]["n_bins"]))
     assert observed.sum() == sum(info["pseudo_data_events"].values())
@@ -229,3 +240,19 @@ def test_fit_inputs_of_a_trained_summary_build_a_cabinetry_workspace(tmp_path):
     assert set(model.config.par_order) == {"mu", "r", "lam", "b"}
     assert np.allclose(obs[: model.config.nmaindata], observed)
     assert (tmp_path / "templates.root").exists() and (tmp_path / "cabinetry_config.json").exists()
+
+
+@pytest.mark.parametrize("model", ["augment", "aware", "pivot", "disco", "true_z_0"])
+def test_every_other_method_trains_on_the_benchmark_and_lowers_its_loss(model):
+    """The methods of the HiggsML study run on the benchmark too (z = the background shift r), through
+    the same interface; each lowers its own training loss, and a parameterised f(x, r) takes r."""
+    data = P.make_data(CFG)
+    cfg = copy.deepcopy(CFG)
+    cfg["methods"]["pivot"] |= {"lam": 1.0, "pretrain_epochs": 2}  # 4 epochs: a gentle adversary
+    net, meta, hist = _train(model, data, cfg)
+    assert hist.train[-1] < hist.train[0], hist.train
+    assert meta["z_input"] == (model == "aware") and meta["n_inputs"] == 3 + (model == "aware")
+    assert meta["method"] == model.removesuffix("_0") and meta["model"] == model
+    # the parameterised f(x, r) is evaluated at the nominal r; bm0 has no nuisance (always estimable)
+    info = binned_fisher(as_summary(net, meta), *(torch.from_numpy(data[k]) for k in ("xs_test", "xb_test")), 6)
+    assert sqrt_var_s(info, 0) >= analytic_table()[0] * 0.999

@@ -26,7 +26,9 @@ from sysaware.cms.nanoevents import iterate_events
 from sysaware.cms.onnx_export import export_onnx
 from sysaware.cms.pipeline import generate, ingest, load_samples, sample_sum_weights, write_ingestion
 from sysaware.cms.samples import split_labels
-from sysaware.cms.training import _Split, inferno_templates, train
+from sysaware.cms.training import CMSData, _Split
+from sysaware.train.run import train
+from sysaware.train.templates import soft_templates
 from sysaware.cms.truth import TRUTH_BRANCHES, ttbar_labels
 from sysaware.config import load_config
 from sysaware.stats.torch_model import TorchModel
@@ -149,7 +151,7 @@ def test_soft_templates_of_the_loss_tend_to_the_fit_templates(analysis):
     spec = cms_spec(cfg)
     systs = [m.name for m in spec.template_systematics]
     with torch.no_grad():
-        soft = inferno_templates(net, test_parts, {n: None for n in test_parts}, systs, temperature=1e-7)
+        soft = soft_templates(net, {n: p.events(None, systs) for n, p in test_parts.items()}, systs, 1e-7)
     cfg4 = copy.deepcopy(cfg)
     cfg4["training"]["n_bins"] = 4
     _, hard, _, info = fit_inputs(cfg4, net, samples, observed)
@@ -164,7 +166,7 @@ def test_soft_templates_of_the_loss_tend_to_the_fit_templates(analysis):
             assert got.sum() == pytest.approx(values.sum(), rel=1e-6), (syst, n)
     # the loss is the POI variance of the same model the fit uses (warm: every bin filled)
     with torch.no_grad():
-        warm = inferno_templates(net, test_parts, {n: None for n in test_parts}, systs, temperature=1.0)
+        warm = soft_templates(net, {n: p.events(None, systs) for n, p in test_parts.items()}, systs, 1.0)
     var = float(TorchModel(spec, 4).poi_variance(warm))
     assert var > 0 and np.isfinite(var)
     to_pyhf_model(spec, hard)  # the fit's model builds from the hard templates
@@ -172,7 +174,7 @@ def test_soft_templates_of_the_loss_tend_to_the_fit_templates(analysis):
 
 def test_inferno_training_lowers_its_loss_and_exports_to_onnx(analysis, tmp_path):
     cfg, samples, _, _ = analysis
-    net, meta, hist = train(cfg, "inferno", samples)
+    net, meta, hist = train(cfg, CMSData(cfg, samples), "inferno")
     assert min(hist.valid) < hist.valid[0] or hist.best_epoch > 0
     assert meta["features"][0] == "aplanarity" and meta["n_outputs"] == cfg["training"]["n_bins"]
     check = export_onnx(net, tmp_path / "inferno.onnx", samples)
@@ -189,7 +191,7 @@ def test_bce_training_separates_signal(analysis):
     cfg, samples, _, _ = analysis
     cfg = copy.deepcopy(cfg)
     cfg["training"] |= {"epochs": 40, "patience": 40, "batch_size": 200, "lr": 0.005}
-    net, _, hist = train(cfg, "bce", samples)
+    net, _, hist = train(cfg, CMSData(cfg, samples), "bce")
     assert hist.best_valid < 0.69  # below the loss of a constant guess (ln 2)
     with torch.no_grad():
         s = torch.sigmoid(net(torch.from_numpy(samples["ttbar_taujets"].nominal.x))).mean()
@@ -224,3 +226,28 @@ def test_remote_paths_stay_urls_and_missing_local_files_are_named(tmp_path):
     assert source_name("./data/../x.root") == "data/../x.root"
     with pytest.raises(IngestionError, match="not found: .*missing.root"):
         open_tree(tmp_path / "missing.root")
+
+
+@pytest.mark.parametrize("method", ["augment", "aware", "pivot", "disco"])
+def test_every_z_method_trains_on_the_cms_samples(analysis, method):
+    """The z-methods run on the tau+jets samples with z = JES in units of sigma (the events' nominal
+    and shifted copies), through the common interface; each lowers its own training loss."""
+    cfg, samples, _, _ = analysis
+    cfg = copy.deepcopy(cfg)
+    cfg["methods"] = {m: {"enabled": True} for m in ("bce", "inferno", "augment", "aware", "pivot", "disco")}
+    cfg["methods"]["pivot"] |= {"lam": 1.0, "adversary_steps": 5, "adversary_width": 20, "adversary_lr": 1e-3,
+                                "pretrain_epochs": 1}
+    cfg["methods"]["disco"] |= {"lam": 1.0}
+    cfg["training"] |= {"epochs": 3, "patience": 3}
+    data = CMSData(cfg, samples)
+    assert data.nuisance.values == (-1.0, 0.0, 1.0)
+    net, meta, hist = train(cfg, data, method)
+    assert hist.train[-1] < hist.train[0], hist.train
+    assert meta["z_input"] == (method == "aware") and meta["n_inputs"] == 8 + (method == "aware")
+    # an event drawn at z = +1 is its JES-up copy (or not kept when the copy failed the selection)
+    z = np.ones(len(data.classes("train", None, torch.device("cpu"))))
+    up = data.classes("train", z, torch.device("cpu"))
+    part = data._parts("train", torch.device("cpu"))["ttbar_taujets"]
+    have, xs, _, _ = part.shifted["jes_up"]
+    n = len(part)
+    assert torch.equal(up.x[:n][have], xs) and int(up.kept[:n].sum()) == len(have)

@@ -13,17 +13,19 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import with_defaults
 from sysaware.benchmark.device_parity import compare_devices
 from sysaware.benchmark.pipeline import make_data
 from sysaware.train.networks import resolve_device
 
-CFG = {
+CFG = with_defaults({
+    "analysis": "inferno_benchmark",
     "seed": 20180612,
     "benchmark": {"signal_mean": [0.0, 0.0], "n_train": 20000, "n_valid": 10000, "n_test": 100000, "n_repeats": 1},
     "training": {"hidden": [100, 100], "activation": "relu", "n_bins": 10, "temperature": 0.1, "optimizer": "adam",
                  "lr": 1e-3, "batch_size": 2000, "epochs": 8, "patience": 8},
     "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [4], "nuisance_mode": "exact"}},
-}
+})
 
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch")
 

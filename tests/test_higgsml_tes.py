@@ -13,7 +13,9 @@ from conftest import SHARED_DATA, shared_data
 from sysaware.config import load_config
 from sysaware.higgsml.dataset import TEMPLATES, TRAIN, TESData, drop_repeated_ids, prepare, read_events
 from sysaware.higgsml.evaluate import binned_data, data_bins, data_weights, grid_templates, make_summary, z_grid
-from sysaware.higgsml.methods import model_names, train
+from sysaware.higgsml.methods import model_names
+from sysaware.higgsml.training import HiggsMLData
+from sysaware.train.run import train as run_train
 from sysaware.higgsml.model import higgsml_spec, norm_factors
 from sysaware.higgsml.profile import GridTemplates, ProfileModel
 from sysaware.higgsml.systematics import tau_energy_scale
@@ -128,6 +130,11 @@ def test_fair_universe_samples_by_detailed_label(tmp_path):
     np.testing.assert_array_equal(kept, arrays["f_PRI_had_pt"] * 1.02 > 22.0)
     assert np.allclose(x[:, 0], arrays["f_PRI_had_pt"] * 1.02, rtol=1e-6)
     assert norm_factors(cfg) == {"ztt_norm": {"ztautau": (0.98, 1.02)}}
+
+
+def train(cfg, name, data, progress=None, checkpoint=None):
+    """One HiggsML model through the common training interface."""
+    return run_train(cfg, HiggsMLData(cfg, data), name, 0, progress, checkpoint)
 
 
 @pytest.mark.parametrize("name", ["bce", "augment", "aware", "pivot", "disco", "inferno", "true_z_1"])

@@ -42,7 +42,8 @@ PARTITION = os.environ.get("SLURM_CI_PARTITION", "debug")
 
 METHOD = "inferno_bm3"
 # the workflow test's tiny benchmark, one repeat
-TINY = WORKFLOW_TINY | {"benchmark": WORKFLOW_TINY["benchmark"] | {"n_repeats": 1}}
+TINY = WORKFLOW_TINY | {"benchmark": WORKFLOW_TINY["benchmark"] | {"n_repeats": 1},
+                        "methods": WORKFLOW_TINY["methods"] | {"aware": {"enabled": False}}}
 # the INFERNO model's evaluation and its fit (the checkpoint that builds the workspace, then the fit)
 TARGETS = (f"eval/{METHOD}/repeat0.json", f"fit/{METHOD}/fit_results.json")
 # what must go through the scheduler (run_config is a local rule)

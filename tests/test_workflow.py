@@ -20,7 +20,10 @@ TINY = {
     "threads": 1,
     "benchmark": {"n_train": 2000, "n_valid": 1000, "n_test": 20000, "n_repeats": 2},
     "training": {"hidden": [16], "batch_size": 500, "epochs": 3, "patience": 3},
-    "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [3], "nuisance_mode": "interp"}},
+    # bce, INFERNO and one method of the HiggsML study (the parameterised f(x, r), evaluated at r = 0)
+    "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [3], "nuisance_mode": "interp"},
+                "aware": {"enabled": True}, "augment": {"enabled": False}, "pivot": {"enabled": False},
+                "disco": {"enabled": False}, "true_z": {"enabled": False}},
 }
 
 
@@ -48,7 +51,8 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     out = tmp_path / "results" / "inferno_benchmark"
     table = json.loads((out / "paper_table.json").read_text())
     assert table["columns"] == ["bm0", "bm1", "bm2", "bm3", "bm4"]
-    assert table["n_trainings"] == {"bce": 2, "inferno_bm3": 2}
+    assert table["n_trainings"] == {"bce": 2, "aware": 2, "inferno_bm3": 2}
+    assert list(table["other_methods"]) == ["aware"] and "| aware (ours, median) |" in (out / "paper_table.md").read_text()
     # a binned summary never beats the unbinned analytic likelihood
     for row in (table["bce"], table["inferno_trained_under"]["bm3"]):
         assert all(ours >= an * 0.999 for ours, an in zip(row, table["analytic"]))
@@ -60,7 +64,7 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     for rule in ("benchmark_data", "paper_table"):
         assert (out / "benchmarks" / f"{rule}.tsv").exists()
     # fit stage: results contract (DESIGN.md section 5) for every method, and the comparison
-    for method in ("bce", "inferno_bm3"):
+    for method in ("bce", "aware", "inferno_bm3"):
         fit = json.loads((out / "fit" / method / "fit_results.json").read_text())
         for key in ("poi", "bestfit", "minos", "stat_only_minos", "asimov_minos", "labels",
                     "bestfit_all", "uncertainty_all", "correlation"):
@@ -71,7 +75,7 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
         assert len(list((out / "fit" / method / "impacts").glob("*.json"))) == 3
     comp = json.loads((out / "comparison.json").read_text())
     assert comp["analysis"] == "inferno_benchmark"
-    assert [m["method"] for m in comp["methods"]] == ["bce", "inferno_bm3"]
+    assert [m["method"] for m in comp["methods"]] == ["bce", "aware", "inferno_bm3"]
     assert comp["methods"][0]["ratio_to_bce"] == 1.0
     for row in comp["methods"]:
         assert row["stat_only"] <= row["poi_uncertainty"] * 1.001
@@ -124,6 +128,7 @@ def _run_tiny_cms(repo, folder) -> Path:
     cfg = tiny_config(folder / "results")
     cfg["cms"]["shape_systematics"] = ["jes", "tes"]
     cfg["cms"]["norm_systematics"] = {k: cfg["cms"]["norm_systematics"][k] for k in ("lumi", "xsec_ttbar")}
+    cfg["methods"]["aware"] = {"enabled": True}  # a z-method (z = JES) through training, ONNX and the fit stage
     path = folder / "cms.yaml"
     path.write_text(yaml.safe_dump(cfg))
     res = run_workflow(repo, path)
@@ -145,7 +150,7 @@ def test_tiny_cms_workflow_end_to_end(tiny_cms_run):
         flow = json.loads((out / "ingested" / f"{sample}.json").read_text())["cutflows"]["nominal"]
         counts = [v["events"] for v in flow.values()]
         assert counts == sorted(counts, reverse=True) and counts[-1] > 0
-    for method in ("bce", "inferno"):
+    for method in ("bce", "aware", "inferno"):
         assert (out / "models" / method / "repeat0.onnx").stat().st_size > 1000
         fit = json.loads((out / "fit" / method / "fit_results.json").read_text())
         assert fit["poi"] == "mu" and fit["minos"][0] < 0 < fit["minos"][1]
@@ -153,7 +158,7 @@ def test_tiny_cms_workflow_end_to_end(tiny_cms_run):
         impacts = {p.stem for p in (out / "fit" / method / "impacts").glob("*.json")}
         assert {"jes", "tes", "lumi", "xsec_ttbar"} <= impacts
     comp = json.loads((out / "comparison.json").read_text())
-    assert [m["method"] for m in comp["methods"]] == ["bce", "inferno"]
+    assert [m["method"] for m in comp["methods"]] == ["bce", "aware", "inferno"]
 
 
 @pytest.mark.workflow

@@ -30,7 +30,7 @@ rule benchmark_train:
         model=f"{RESULTS}/models/{{method}}/repeat{{repeat}}.pt",
         history=f"{RESULTS}/models/{{method}}/repeat{{repeat}}.history.json",
     wildcard_constraints:
-        method=r"bce|inferno_bm[0-4]",
+        method=BENCHMARK_MODEL_PATTERN,
         repeat=r"\d+",
     threads: config["threads"]
     resources:
@@ -60,7 +60,7 @@ rule benchmark_evaluate:
     output:
         f"{RESULTS}/eval/{{method}}/repeat{{repeat}}.json",
     wildcard_constraints:
-        method=r"bce|inferno_bm[0-4]",
+        method=BENCHMARK_MODEL_PATTERN,
         repeat=r"\d+",
     threads: config["threads"]
     resources:
@@ -129,7 +129,7 @@ checkpoint benchmark_fit_inputs:
         info=f"{RESULTS}/fit/{{method}}/fit_inputs.json",
         pruning=f"{RESULTS}/fit/{{method}}/pruning.json",
     wildcard_constraints:
-        method=r"bce|inferno_bm[0-4]",
+        method=BENCHMARK_MODEL_PATTERN,
     threads: config["threads"]
     resources:
         mem_mb=6000,

@@ -60,7 +60,7 @@ rule cms_train:
         onnx=f"{RESULTS}/models/{{method}}/repeat0.onnx",
         history=f"{RESULTS}/models/{{method}}/repeat0_history.json",
     wildcard_constraints:
-        method=r"bce|inferno",
+        method=CMS_MODEL_PATTERN,
     threads: config["threads"]
     params:
         script=f"{SCRIPTS}/cms_train.py",
@@ -91,7 +91,7 @@ checkpoint cms_fit_inputs:
         info=f"{RESULTS}/fit/{{method}}/fit_inputs.json",
         pruning=f"{RESULTS}/fit/{{method}}/pruning.json",
     wildcard_constraints:
-        method=r"bce|inferno",
+        method=CMS_MODEL_PATTERN,
     params:
         script=f"{SCRIPTS}/cms_fit_inputs.py",
     log:

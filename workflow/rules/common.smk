@@ -5,12 +5,10 @@ import sys
 
 from snakemake.logging import logger
 
-from sysaware.benchmark.pipeline import method_names
+from sysaware.benchmark import methods as benchmark_methods
+from sysaware.cms import methods as cms_methods
 from sysaware.cms.remote import rule_inputs as cms_rule_inputs
-from sysaware.cms.training import method_names as cms_method_names
-from sysaware.higgsml.methods import METHODS as HIGGSML_METHODS
-from sysaware.higgsml.methods import method_names as higgsml_method_names
-from sysaware.higgsml.methods import model_names as higgsml_model_names
+from sysaware.higgsml import methods as higgsml_methods
 from sysaware.refit import refit_input_files
 from sysaware.run_guard import guard_results_folder
 
@@ -33,7 +31,7 @@ def benchmark_evaluations(wildcards):
     """Every evaluation the paper table aggregates."""
     return expand(
         f"{RESULTS}/eval/{{method}}/repeat{{repeat}}.json",
-        method=method_names(config),
+        method=benchmark_methods.method_names(config),
         repeat=repeats(),
     )
 
@@ -60,8 +58,8 @@ def fit_methods():
     if config["analysis"] == "refit":
         return list(config["refit"]["fits"])
     if config["analysis"] == "cms_ttbar_taujets":
-        return cms_method_names(config)
-    return method_names(config)
+        return cms_methods.method_names(config)
+    return benchmark_methods.method_names(config)
 
 
 def cms_generated_processes():
@@ -120,8 +118,10 @@ def fit_impacts(wildcards):
     return expand(f"{RESULTS}/fit/{wildcards.method}/impacts/{{parameter}}.json", parameter=names)
 
 
-# every HiggsML model name: a method, or true_z_<k>
-HIGGSML_MODEL_PATTERN = "|".join([m for m in HIGGSML_METHODS if m != "true_z"] + [r"true_z_\d+"])
+# the model names of each analysis's training rules (methods of sysaware.train.methods)
+HIGGSML_MODEL_PATTERN = higgsml_methods.model_pattern(config) if config["analysis"] == "higgsml_tes" else "(?!)"
+BENCHMARK_MODEL_PATTERN = benchmark_methods.model_pattern(config) if config["analysis"] == "inferno_benchmark" else "(?!)"
+CMS_MODEL_PATTERN = cms_methods.model_pattern(config) if config["analysis"] == "cms_ttbar_taujets" else "(?!)"
 
 
 def higgsml_local_input(wildcards):
@@ -132,7 +132,7 @@ def higgsml_local_input(wildcards):
 
 def higgsml_evaluations():
     """Evaluation JSON of every trained HiggsML model."""
-    return expand(f"{RESULTS}/eval/{{model}}.json", model=higgsml_model_names(config))
+    return expand(f"{RESULTS}/eval/{{model}}.json", model=higgsml_methods.model_names(config))
 
 
 # per method, what the fit stage writes into fit/<method>/ (results contract): every file is a target
@@ -145,7 +145,7 @@ def contract_targets():
     analysis = config["analysis"]
     comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")]
     if analysis == "higgsml_tes":
-        fits = expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=higgsml_method_names(config))
+        fits = expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=higgsml_methods.method_names(config))
         return comparison + [f"{RESULTS}/profile_scans.png", f"{RESULTS}/prepared/summary.json"] + fits
     if analysis not in ("inferno_benchmark", "refit", "cms_ttbar_taujets"):
         raise ValueError(f"analysis {analysis!r} has no rules")

@@ -90,7 +90,7 @@ rule higgsml_comparison:
                   caption="../report/higgsml_comparison.rst"),
         png=report(f"{RESULTS}/profile_scans.png", category="higgsml_tes", subcategory="comparison",
                    caption="../report/higgsml_comparison.rst"),
-        fits=expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=higgsml_method_names(config)),
+        fits=expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=higgsml_methods.method_names(config)),
     params:
         script=f"{SCRIPTS}/higgsml_comparison.py",
         fit_dir=f"{RESULTS}/fit",

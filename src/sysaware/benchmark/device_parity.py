@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .pipeline import binned_sqrt_var_s, train
+from ..train.run import train
+from .pipeline import binned_sqrt_var_s
+from .training import BenchmarkData
 
 
 def compare_devices(cfg: Mapping[str, Any], method: str, data: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -29,7 +31,7 @@ def compare_devices(cfg: Mapping[str, Any], method: str, data: Mapping[str, np.n
     for device in ("cpu", "cuda"):
         c = {**cfg, "training": {**cfg["training"], "device": device}}
         t0 = time.perf_counter()
-        net, meta, hist = train(c, method, 0, data)
+        net, meta, hist = train(c, BenchmarkData(c, data), method, 0)
         seconds = time.perf_counter() - t0
         net = net.cpu().eval()
         nets[device] = net

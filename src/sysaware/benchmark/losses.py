@@ -1,4 +1,4 @@
-"""BCE and INFERNO losses on the synthetic mixture.
+"""INFERNO losses on the synthetic mixture (the classifiers' cross-entropy is sysaware.train.losses.bce_loss).
 
 INFERNO's loss is var(s) = (H^-1)_ss of the Asimov NLL built from soft histograms of the
 network output.  The nuisances r and lam enter in one of two ways (``nuisance_mode``):
@@ -26,17 +26,12 @@ from ..stats import ModelSpec, Templates
 from ..stats.torch_model import TorchModel, inverse_fisher
 from ..stats.interpolation import code4_coefficients
 from ..summaries import softmax_histogram
+from ..train.templates import SampleEvents, Variation, soft_templates
 from .analytic import BENCHMARKS, PARAMS
 from .mixture import shift_background
 from .model import B_SIGMA, NOMINAL, VARIATION
 
 NUISANCE_MODES = ("exact", "interp")
-
-
-def bce_loss(net: nn.Module, x: Tensor, y: Tensor, w: Tensor | None = None) -> Tensor:
-    """Weighted binary cross-entropy on a single-logit network."""
-    logits = net(x).squeeze(-1)
-    return nn.functional.binary_cross_entropy_with_logits(logits, y, weight=w)
 
 
 def gaussian_normsys(rel_sigma: float) -> tuple[float, float]:
@@ -91,23 +86,25 @@ def shift_nominal(xb: Tensor, param: str, delta: float) -> Tensor:
     return shift_background(xb, point["r"], point["lam"])
 
 
+def interp_events(xs: Tensor, xb: Tensor) -> dict[str, SampleEvents]:
+    """The HistFactory model's samples as events: signal, background, and background moved to
+    r and lam at +-1 sigma (the same events), every event of weight one."""
+    variations = {}
+    for p in ("r", "lam"):
+        for sign, side in ((1.0, "up"), (-1.0, "down")):
+            shifted = shift_nominal(xb, p, sign * VARIATION[p])
+            variations[f"{p}_{side}"] = Variation(w=torch.ones(len(shifted), dtype=xb.dtype, device=xb.device),
+                                                  x=shifted, total=NOMINAL["b"])
+    ones = {k: torch.ones(len(v), dtype=v.dtype, device=v.device) for k, v in (("s", xs), ("b", xb))}
+    return {"sig": SampleEvents(x=xs, w=ones["s"], total=NOMINAL["s"]),
+            "bkg": SampleEvents(x=xb, w=ones["b"], total=NOMINAL["b"], variations=variations)}
+
+
 def interp_templates(
     net: nn.Module, xs: Tensor, xb: Tensor, temperature: float
 ) -> Templates[Tensor]:
     """Soft-histogram templates of the HistFactory model: nominal, and r/lam at +-1 sigma."""
-    up, down = {}, {}
-    for p in ("r", "lam"):
-        for sign, store in ((1.0, up), (-1.0, down)):
-            shifted = shift_nominal(xb, p, sign * VARIATION[p])
-            store[p] = {"bkg": NOMINAL["b"] * _shape(net, shifted, temperature)}
-    return Templates(
-        nominal={
-            "sig": NOMINAL["s"] * _shape(net, xs, temperature),
-            "bkg": NOMINAL["b"] * _shape(net, xb, temperature),
-        },
-        up=up,
-        down=down,
-    )
+    return soft_templates(net, interp_events(xs, xb), ("r", "lam"), temperature)
 
 
 def inferno_loss_interp(

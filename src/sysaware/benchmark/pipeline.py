@@ -1,4 +1,4 @@
-"""Stages of the ``inferno_benchmark`` analysis: data, training, evaluation, paper table.
+"""Stages of the ``inferno_benchmark`` analysis: data, evaluation, paper table (training: sysaware.benchmark.training).
 
 Each function takes the (validated) analysis config and plain arrays or paths, so the
 Snakemake rules, the scripts and the tests call the very same code.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,27 +16,15 @@ import torch
 from torch import nn
 
 from ..io import save_figure
-from ..seeding import rng_for, torch_generator
-from ..train.checkpoint import training_checkpoint
-from ..train.loop import History, TrainSettings, fit
-from ..train.networks import make_mlp, resolve_device
+from ..seeding import rng_for
 from .analytic import analytic_table, sqrt_var_s
 from .evaluate import binned_jacobian, fisher_from_jacobian
-from .losses import bce_loss, inferno_loss
 from .mixture import sample_background, sample_signal
 from .optimal import OptimalClassifier
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 COLUMNS = ["bm0", "bm1", "bm2", "bm3", "bm4"]
-
-
-def method_names(cfg: Mapping[str, Any]) -> list[str]:
-    """Trained models of the benchmark: ``bce`` and ``inferno_bm<k>`` per benchmark."""
-    methods = cfg["methods"]
-    names = ["bce"] if methods["bce"]["enabled"] else []
-    names += [f"inferno_bm{k}" for k in methods["inferno"]["trained_under"]]
-    return names
 
 
 def make_data(cfg: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -51,88 +38,6 @@ def make_data(cfg: Mapping[str, Any]) -> dict[str, np.ndarray]:
         out[f"xs_{split}"] = sample_signal(n, rng, mean).astype(np.float32)
         out[f"xb_{split}"] = sample_background(n, rng).astype(np.float32)
     return out
-
-
-def _batches(
-    xs: torch.Tensor, xb: torch.Tensor, batch: int, gen: torch.Generator
-) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor]]]:
-    half = max(batch // 2, 1)
-
-    def epoch(_: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        # permutations drawn on the CPU generator, so the batches do not depend on the device
-        ps = torch.randperm(xs.shape[0], generator=gen).to(xs.device)
-        pb = torch.randperm(xb.shape[0], generator=gen).to(xb.device)
-        for i in range(0, min(len(ps), len(pb)) - half + 1, half):
-            yield xs[ps[i : i + half]], xb[pb[i : i + half]]
-
-    return epoch
-
-
-def train(
-    cfg: Mapping[str, Any],
-    method: str,
-    repeat: int,
-    data: Mapping[str, np.ndarray],
-    progress: Callable[[int, float, float], None] | None = None,
-    checkpoint: str | Path | None = None,
-) -> tuple[nn.Sequential, dict[str, Any], History]:
-    """Train one model; returns the network, its metadata and the loss history.
-
-    With ``checkpoint`` (a file path) the training saves its state after every epoch and
-    resumes from a checkpoint of the same config and model left by a killed run.
-    """
-    tcfg = cfg["training"]
-    gen = torch_generator(cfg["seed"], "train", method, repeat)
-    device = resolve_device(tcfg.get("device", "auto"))
-    xs, xb = (torch.from_numpy(data[k]).to(device) for k in ("xs_train", "xb_train"))
-    vs, vb = (torch.from_numpy(data[k]).to(device) for k in ("xs_valid", "xb_valid"))
-    both = torch.cat([xs, xb])
-    is_bce = method == "bce"
-    n_out = 1 if is_bce else int(tcfg["n_bins"])
-    # initial weights drawn on the CPU (seeded), then moved: same start on every device
-    net = make_mlp(3, n_out, tcfg["hidden"], tcfg["activation"], both.mean(0).cpu(), both.std(0).cpu())
-    net.to(device)
-    temperature = float(tcfg["temperature"])
-    if is_bce:
-
-        def loss_fn(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-            bs, bb = batch
-            y = torch.cat([torch.ones(len(bs), device=bs.device), torch.zeros(len(bb), device=bb.device)])
-            return bce_loss(net, torch.cat([bs, bb]), y)
-
-        def valid(net: nn.Module) -> float:
-            return loss_fn(net, (vs, vb)).item()
-
-    else:
-        k = int(method.removeprefix("inferno_bm"))
-        mode = cfg["methods"]["inferno"]["nuisance_mode"]
-
-        def loss_fn(net: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-            return inferno_loss(net, batch[0], batch[1], k, temperature, mode)
-
-        def valid(net: nn.Module) -> float:
-            return inferno_loss(net, vs, vb, k, temperature, mode).item()
-
-    settings = TrainSettings(
-        epochs=int(tcfg["epochs"]),
-        lr=float(tcfg["lr"]),
-        optimizer=tcfg["optimizer"],
-        patience=int(tcfg["patience"]),
-    )
-    ckpt = training_checkpoint(checkpoint, cfg, ("benchmark", method, repeat), gen)
-    hist = fit(net, _batches(xs, xb, int(tcfg["batch_size"]), gen), loss_fn, valid, settings, progress, ckpt)
-    meta = {
-        "n_inputs": 3,
-        "n_outputs": n_out,
-        "hidden": list(tcfg["hidden"]),
-        "activation": tcfg["activation"],
-        "method": method,
-        "repeat": repeat,
-        "best_epoch": hist.best_epoch,
-        "best_valid_loss": hist.best_valid,
-        "device": str(device),
-    }
-    return net, meta, hist
 
 
 def evaluate(cfg: Mapping[str, Any], net: nn.Module, data: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -198,12 +103,15 @@ def paper_table(
     analytic = analytic_table(tuple(cfg["benchmark"]["signal_mean"]))
     spread = {m: _quantiles(rows) for m, rows in results.items()}
     inferno = {m: spread[m]["median"] for m in results if m.startswith("inferno_bm")}
+    others = {m: spread[m]["median"] for m in results if m != "bce" and not m.startswith("inferno_bm")}
     table: dict[str, Any] = {
         "columns": COLUMNS,
         "signal_mean": list(cfg["benchmark"]["signal_mean"]),
         "analytic": analytic,
         "bce": spread["bce"]["median"] if "bce" in spread else None,
         "inferno_trained_under": {m.removeprefix("inferno_"): v for m, v in inferno.items()},
+        "other_methods": others,
+        "other_over_analytic": {m: [a / b for a, b in zip(v, analytic)] for m, v in others.items()},
         "spread": spread,
         "n_trainings": {m: len(rows) for m, rows in results.items()},
         "paper": {
@@ -247,6 +155,8 @@ def table_markdown(table: Mapping[str, Any]) -> str:
     for k, vals in table["inferno_trained_under"].items():
         s += row(f"INFERNO {k} (ours, median)", vals)
         s += row(f"INFERNO {k}, paper", table["paper"]["inferno"][k])
+    for m, vals in table.get("other_methods", {}).items():
+        s += row(f"{m} (ours, median)", vals)
     s += row("optimal classifier (ours)", table.get("optimal_classifier"))
     s += row("optimal classifier, paper", table["paper"]["optimal_classifier"])
     s += row("analytic (ours)", table["analytic"])
@@ -287,6 +197,10 @@ def plot_table(table: Mapping[str, Any], path: str) -> None:
         ax.errorbar(x + off, sp["median"], yerr=[np.subtract(sp["median"], sp["p16"]), np.subtract(sp["p84"], sp["median"])], fmt="s", label=f"INFERNO {k} (ours)")
         ax.plot(x + off, table["paper"]["inferno"][k], "x", color="grey",
                 label=f"INFERNO {k} (paper)")
+    for i, (m, vals) in enumerate(table.get("other_methods", {}).items()):
+        sp = table["spread"][m]
+        ax.errorbar(x - 0.15 - 0.05 * i, sp["median"], yerr=[np.subtract(sp["median"], sp["p16"]),
+                    np.subtract(sp["p84"], sp["median"])], fmt="^", ms=5, label=f"{m} (ours)")
     ax.set_xticks(x, table["columns"])
     ax.set_ylabel(r"$\sqrt{\mathrm{var}(s)}$")
     ax.set_xlabel("benchmark")

@@ -75,3 +75,28 @@ def load_model(path: str) -> tuple[nn.Sequential, dict]:
     net.load_state_dict(blob["state_dict"])
     net.eval()
     return net, meta
+
+
+class AppendInput(nn.Module):
+    """Appends a constant column to the inputs: a parameterised network f(x, z) with z held fixed."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = float(value)
+
+    def forward(self, x: Tensor) -> Tensor:  # noqa: D102
+        return torch.cat([x, torch.full((x.shape[0], 1), self.value, dtype=x.dtype, device=x.device)], dim=1)
+
+
+def as_summary(net: nn.Sequential, meta: dict, z: float = 0.0) -> nn.Sequential:
+    """The trained model as a summary of the event features: a network that takes the nuisance z as
+    an input (``meta["z_input"]``) is evaluated at ``z``; any other is returned as it is."""
+    if not meta.get("z_input"):
+        return net
+    return nn.Sequential(AppendInput(z), *net).eval()
+
+
+def load_summary(path: str, z: float = 0.0) -> tuple[nn.Sequential, dict]:
+    """:func:`load_model`, then :func:`as_summary` at ``z``."""
+    net, meta = load_model(path)
+    return as_summary(net, meta, z), meta
