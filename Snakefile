@@ -15,8 +15,11 @@ if not workflow.overwrite_configfiles:
 
 
 
-# stops before any job, naming the offending key; fills in the schema's defaults
-validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
+# stops before any job, naming the offending key; fills in the schema's defaults.
+# The schema is package data (src/sysaware/schemas/config.schema.yaml), the file load_config uses too.
+from sysaware.config import SCHEMA
+
+validate(config, schema=str(SCHEMA), set_default=True)
 
 
 # ... and its cross-references (samples named by systematics, bounds, binnings), also before any job

@@ -29,6 +29,7 @@ from sysaware.cms.pipeline import ingest, sample_sum_weights
 from sysaware.cms.remote import RemoteInputError, job_files, rule_inputs, staging_provider
 from sysaware.cms.samples import sum_of_weights
 from sysaware.cms.selection import SelectionConfig
+from sysaware.config import SCHEMA
 from sysaware.config_checks import ConfigError, check_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ def test_stage_with_a_missing_plugin_stops_at_the_config_check(monkeypatch):
 
 
 def _schema_knows(key: str) -> bool:
-    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    schema = yaml.safe_load(SCHEMA.read_text())
     return key in schema["properties"]["cms"]["properties"]
 
 
@@ -108,7 +109,7 @@ def _schema_knows(key: str) -> bool:
 def test_snakemake_stages_https_inputs_and_ingests_the_local_copy(served, tmp_path):
     pytest.importorskip("snakemake_storage_plugin_http", reason="staging needs snakemake-storage-plugin-http")
     if not _schema_knows("remote_inputs"):
-        pytest.skip("workflow/schemas/config.schema.yaml has no cms.remote_inputs yet")
+        pytest.skip("the config schema has no cms.remote_inputs yet")
     path, url, log = served
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     raw["results_dir"] = str(tmp_path / "results")

@@ -813,7 +813,7 @@ def test_higgsml_features_are_reflection_invariant(df: pd.DataFrame, tes: float)
 
 # --------------------------------------------------------------------------- HiggsML: event order
 
-DEFAULT_INPUTS = [  # higgsml.features default of workflow/schemas/config.schema.yaml
+DEFAULT_INPUTS = [  # higgsml.features default of src/sysaware/schemas/config.schema.yaml
     "PRI_tau_pt", "PRI_tau_eta", "PRI_lep_pt", "PRI_lep_eta", "PRI_met", "PRI_jet_num", "PRI_jet_all_pt",
     "PRI_jet_leading_pt", "DER_mass_transverse_met_lep", "DER_mass_vis", "DER_pt_h", "DER_deltar_tau_lep",
     "DER_pt_tot", "DER_sum_pt", "DER_pt_ratio_lep_tau", "DER_met_phi_centrality",

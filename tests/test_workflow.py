@@ -13,6 +13,7 @@ import yaml
 
 from conftest import shared_data, snakemake_env
 from sysaware.digest import digest_tree
+from sysaware.results_contract import validate_results
 
 TINY = {
     "analysis": "inferno_benchmark",
@@ -25,6 +26,17 @@ TINY = {
                 "aware": {"enabled": True}, "augment": {"enabled": False}, "pivot": {"enabled": False},
                 "disco": {"enabled": False}, "true_z": {"enabled": False}},
 }
+
+
+FIT_STAGE_FILES = {"run_record", "fit_results", "scan", "impact", "ranking", "pruning", "comparison"}
+
+
+def assert_results_contract(folder: Path, kinds: set[str]) -> dict[str, str]:
+    """Every JSON file of the results contract in ``folder`` validates against its schema
+    (docs/results.md), and files of each of ``kinds`` were among them; returns {path: kind}."""
+    checked = validate_results(folder)
+    assert kinds <= set(checked.values()), sorted(kinds - set(checked.values()))
+    return checked
 
 
 def run_tiny(repo, tmp_path, cfg: dict, name: str) -> subprocess.CompletedProcess:
@@ -63,7 +75,9 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
     assert run["git_commit"]
     for rule in ("benchmark_data", "paper_table"):
         assert (out / "benchmarks" / f"{rule}.tsv").exists()
-    # fit stage: results contract (DESIGN.md section 5) for every method, and the comparison
+    # fit stage: results contract (docs/results.md) for every method, and the comparison
+    checked = assert_results_contract(out, FIT_STAGE_FILES | {"paper_table"})
+    assert list(checked.values()).count("impact") == 3 * 3
     for method in ("bce", "aware", "inferno_bm3"):
         fit = json.loads((out / "fit" / method / "fit_results.json").read_text())
         for key in ("poi", "bestfit", "minos", "stat_only_minos", "asimov_minos", "labels",
@@ -103,6 +117,7 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
         assert pruning["threshold"] == refit["fit"]["prune_threshold"]
     comp = json.loads((tmp_path / "results" / "refit" / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "inferno_bm3"]
+    assert_results_contract(tmp_path / "results" / "refit", FIT_STAGE_FILES)
 
     # every file of the results contract is a target: deleted, it is rebuilt, with the same content
     before = digest_tree(out)
@@ -159,6 +174,7 @@ def test_tiny_cms_workflow_end_to_end(tiny_cms_run):
         assert {"jes", "tes", "lumi", "xsec_ttbar"} <= impacts
     comp = json.loads((out / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "aware", "inferno"]
+    assert_results_contract(out, FIT_STAGE_FILES | {"data_truth"})
 
 
 @pytest.mark.workflow
@@ -207,3 +223,5 @@ def test_tiny_higgsml_workflow_end_to_end(repo, tmp_path):
     summary = json.loads((out / "prepared" / "summary.json").read_text())
     assert summary["repeated_id_rows_dropped"] == 22_052 and summary["events"] == 22_889
     assert (out / "benchmarks" / "train" / "true_z_1.tsv").exists()
+    checked = assert_results_contract(out, {"run_record", "higgsml_fit_results", "higgsml_comparison"})
+    assert list(checked.values()).count("higgsml_fit_results") == len(methods)

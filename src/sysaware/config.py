@@ -1,7 +1,16 @@
-"""Config loading outside Snakemake: safe YAML and the workflow's JSON schema."""
+"""Config loading outside Snakemake: safe YAML and the config's JSON schema.
+
+The schemas ship inside the package (``sysaware/schemas/``, package data) and are found with
+:mod:`importlib.resources`, the same way from a source checkout, an editable install and a
+wheel.  The Snakefile validates against the very file :data:`SCHEMA` names.
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +18,38 @@ import yaml
 
 from .config_checks import ConfigError, check_config
 
-__all__ = ["SCHEMA", "ConfigError", "load_config"]
+__all__ = ["SCHEMA", "ConfigError", "load_config", "schema_path"]
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+_FILES = contextlib.ExitStack()
+atexit.register(_FILES.close)
+
+
+@cache
+def schema_path(name: str = "config.schema.yaml") -> Path:
+    """File system path of the schema ``name`` shipped in ``sysaware/schemas/``.
+
+    A package imported from a zip archive gets a temporary copy, removed at exit.
+    """
+    res = resources.files("sysaware").joinpath("schemas", name)
+    if not res.is_file():
+        raise FileNotFoundError(f"schema {name!r} is not among the package's schemas (sysaware/schemas/)")
+    return _FILES.enter_context(resources.as_file(res))
+
+
+#: the JSON schema of the analysis config (YAML), which the Snakefile validates against too
+SCHEMA = schema_path()
+
+
+def _schema_message(err: Exception) -> str:
+    """``key.path: reason`` of the schema violation behind Snakemake's ``WorkflowError`` (whose own
+    text embeds the whole violated sub-schema, the entire schema for an unknown top-level key)."""
+    from jsonschema import ValidationError
+
+    cause = err.__cause__ or err.__context__
+    if not isinstance(cause, ValidationError):
+        return str(err)
+    key = ".".join(str(p) for p in cause.absolute_path)
+    return f"{key}: {cause.message}" if key else cause.message
 
 
 def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]:
@@ -34,7 +72,7 @@ def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]
     try:
         validate(cfg, schema=str(schema), set_default=True)
     except WorkflowError as err:
-        raise ConfigError(f"config file {path}: {err}") from err
+        raise ConfigError(f"config file {path}: {_schema_message(err)}") from err
     try:
         check_config(cfg)
     except ConfigError as err:

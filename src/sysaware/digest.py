@@ -8,7 +8,8 @@ run times (keys in ``TIMING_KEYS``) left out and the results folder's own path w
 bytes.  Logs, timing benchmarks, figures and the run record (``config.json``, which holds the
 git commit) are left out.
 
-    python -m sysaware.digest results/cms_ttbar_taujets [--out digest.json]
+    sysaware digest results/cms_ttbar_taujets [--out digest.json]
+    python -m sysaware.digest results/cms_ttbar_taujets [--out digest.json]   (the same)
 """
 
 from __future__ import annotations
@@ -116,18 +117,30 @@ def digest_tree(folder: str | Path, exclude: Iterable[str] = EXCLUDE) -> dict[st
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print (or write) the digests of a results folder as JSON."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of the digest command (``python -m sysaware.digest`` and ``sysaware digest``)."""
     ap.add_argument("folder", help="results folder, e.g. results/cms_ttbar_taujets")
     ap.add_argument("--out", help="write the JSON here instead of stdout")
-    a = ap.parse_args(argv)
-    text = json.dumps(digest_tree(a.folder), indent=2) + "\n"
-    if a.out:
-        Path(a.out).write_text(text)
+    return ap
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print (or write to ``args.out``) the digests of ``args.folder`` as JSON; 1 if it is no folder."""
+    if not Path(args.folder).is_dir():
+        sys.stderr.write(f"error: results folder {args.folder} does not exist or is not a folder\n")
+        return 1
+    text = json.dumps(digest_tree(args.folder), indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print (or write) the digests of a results folder as JSON."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    return run(add_arguments(ap).parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -198,7 +198,7 @@ def check_refit_entry(fit: Mapping[str, Any], key: str = "refit") -> None:
 
 
 def refit_cabinetry_config(fit: Mapping[str, Any], histogram_folder: str, key: str = "refit") -> dict[str, Any]:
-    """cabinetry config of one entry of ``refit.fits`` (schema: workflow/schemas/config.schema.yaml).
+    """cabinetry config of one entry of ``refit.fits`` (schema: src/sysaware/schemas/config.schema.yaml).
 
     The entry is checked first (:func:`check_refit_entry`, messages starting with ``key``).
     Template systematics become ``NormPlusShape`` (their normalisation and shape parts as two

@@ -36,7 +36,7 @@ def benchmark_evaluations(wildcards):
     )
 
 
-# figures of every fit (results contract, DESIGN.md section 5)
+# figures of every fit (results contract, docs/results.md)
 FIT_FIGURES = (
     "pulls.png",
     "ranking.png",

@@ -45,7 +45,7 @@ def fit_results(
 
     and ``cabinetry.fit.significance`` (discovery q0, observed and expected).
 
-    Returns the results contract of DESIGN.md §5: ``poi``, ``bestfit``, ``minos``,
+    Returns the results contract (docs/results.md, ``fit_results.json``): ``poi``, ``bestfit``, ``minos``,
     ``stat_only_minos``, ``asimov_minos`` (each ``[down, up]`` MINOS errors of the POI,
     down negative), ``labels``, ``bestfit_all``, ``uncertainty_all`` (HESSE),
     ``correlation``; plus ``converged`` (MIGRAD reported a valid minimum),

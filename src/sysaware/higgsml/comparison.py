@@ -4,7 +4,7 @@ Reads the per-model evaluations (:func:`sysaware.higgsml.evaluate.evaluate`).  F
 and true z: the Asimov (expected) half-width of the 68% profile interval of mu, its stat-only
 part, the median over the pseudo-experiments, and the ratios to BCE and to the classifier
 trained at the true z.  The top-level fields of each row follow the results contract
-(DESIGN.md section 5) at the *reference truth*, the true z closest to nominal: ``poi_uncertainty``
+(docs/results.md) at the *reference truth*, the true z closest to nominal: ``poi_uncertainty``
 from the first pseudo-experiment, ``expected`` from the Asimov data.
 """
 

@@ -166,7 +166,7 @@ def _half(lo: float, hi: float) -> float:
 
 
 def fit_record(model: ProfileModel, data: np.ndarray, stat_fixed: Sequence[str]) -> dict[str, Any]:
-    """Results-contract fields of one pseudo-experiment (``fit_results.json``, DESIGN.md section 5).
+    """Results-contract fields of one pseudo-experiment (``fit_results.json``, docs/results.md).
 
     Problems are reported, not hidden: a minimisation that did not converge, a Hessian that is
     not positive definite (the uncertainties then come from its pseudo-inverse), mu at a bound
