@@ -19,22 +19,22 @@ from . import digest
 
 
 def training_methods() -> dict[str, list[str]]:
-    """Training methods each analysis supports, by analysis name (``refit`` trains none).
+    """Training methods each analysis supports, by analysis name (``refit`` trains none): every
+    method of :mod:`sysaware.train.methods` whose needs the analysis's data meet (CMS with its
+    default shape systematics, JES among them)."""
+    from .benchmark import methods as benchmark
+    from .cms import methods as cms
+    from .higgsml import methods as higgsml
+    from .train.methods import all_methods
 
-    The one place that knows where the methods are declared; today the analyses' own modules.
-    """
-    from .benchmark.pipeline import COLUMNS, method_names
-    from .cms.training import METHODS as CMS_METHODS
-    from .higgsml.methods import METHODS as HIGGSML_METHODS
-
-    # every model the benchmark can train: BCE and INFERNO under each benchmark column
-    every_benchmark = {"methods": {"bce": {"enabled": True}, "inferno": {"trained_under": list(range(len(COLUMNS)))}}}
-    return {
-        "inferno_benchmark": method_names(every_benchmark),
-        "cms_ttbar_taujets": list(CMS_METHODS),
-        "higgsml_tes": list(HIGGSML_METHODS),
-        "refit": [],
+    capabilities = {
+        "inferno_benchmark": benchmark.capabilities({}),
+        "cms_ttbar_taujets": cms.capabilities({"cms": {"shape_systematics": [cms.NUISANCE]}}),
+        "higgsml_tes": higgsml.capabilities({}),
     }
+    out = {name: [m for m, method in all_methods().items() if method.supported_by(caps)]
+           for name, caps in capabilities.items()}
+    return out | {"refit": []}
 
 
 def _check(args: argparse.Namespace) -> int:
