@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.higgsml.comparison import comparison_markdown, comparison_table, plot_profiles, reference_index
-from sysaware.higgsml.methods import method_names
+from sysaware.higgsml.names import method_names
 from sysaware.io import atomic_write_text, write_json
 
 ap = config_parser(__doc__)

@@ -5,13 +5,14 @@ import sys
 
 from snakemake.logging import logger
 
-from sysaware.benchmark.pipeline import method_names
-from sysaware.cms.remote import rule_inputs as cms_rule_inputs
-from sysaware.cms.training import method_names as cms_method_names
-from sysaware.higgsml.methods import METHODS as HIGGSML_METHODS
-from sysaware.higgsml.methods import method_names as higgsml_method_names
-from sysaware.higgsml.methods import model_names as higgsml_model_names
-from sysaware.refit import refit_input_files
+# light modules only: parsing the Snakefile imports neither torch nor pyhf (tests/test_structure.py)
+from sysaware.analyses import analysis
+from sysaware.benchmark.names import method_names as benchmark_method_names
+from sysaware.cms.ingestion.remote import rule_inputs as cms_rule_inputs
+from sysaware.higgsml.names import METHODS as HIGGSML_METHODS
+from sysaware.higgsml.names import method_names as higgsml_method_names
+from sysaware.higgsml.names import model_names as higgsml_model_names
+from sysaware.refit.entries import refit_input_files
 from sysaware.run_guard import guard_results_folder
 
 RESULTS = f"{config['results_dir']}/{config['analysis']}"
@@ -33,7 +34,7 @@ def benchmark_evaluations(wildcards):
     """Every evaluation the paper table aggregates."""
     return expand(
         f"{RESULTS}/eval/{{method}}/repeat{{repeat}}.json",
-        method=method_names(config),
+        method=benchmark_method_names(config),
         repeat=repeats(),
     )
 
@@ -56,12 +57,8 @@ def output_folder(wildcards, output):
 
 
 def fit_methods():
-    """What is fitted: every trained model (repeat 0), or every entry of refit.fits."""
-    if config["analysis"] == "refit":
-        return list(config["refit"]["fits"])
-    if config["analysis"] == "cms_ttbar_taujets":
-        return cms_method_names(config)
-    return method_names(config)
+    """What is fitted: every trained model (repeat 0), or every entry of refit.fits (src/sysaware/analyses.py)."""
+    return analysis(config["analysis"]).methods(config)
 
 
 def cms_generated_processes():
@@ -86,7 +83,7 @@ def cms_ingest_threads():
     """Cores of one ingestion job: those of its local Dask cluster (cms.executor dask), else 1."""
     if config["cms"].get("executor", "iterative") != "dask":
         return 1
-    from sysaware.cms.distributed import DaskOptions
+    from sysaware.cms.ingestion.distributed import DaskOptions
 
     return max(1, DaskOptions.from_config(config["cms"].get("dask", {})).local_threads)
 

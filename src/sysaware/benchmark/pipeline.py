@@ -32,14 +32,6 @@ SPLITS = ("train", "valid", "test")
 COLUMNS = ["bm0", "bm1", "bm2", "bm3", "bm4"]
 
 
-def method_names(cfg: Mapping[str, Any]) -> list[str]:
-    """Trained models of the benchmark: ``bce`` and ``inferno_bm<k>`` per benchmark."""
-    methods = cfg["methods"]
-    names = ["bce"] if methods["bce"]["enabled"] else []
-    names += [f"inferno_bm{k}" for k in methods["inferno"]["trained_under"]]
-    return names
-
-
 def make_data(cfg: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Signal and nominal-background events per split (``xs_train``, ``xb_train``, ...)."""
     bm = cfg["benchmark"]

@@ -35,18 +35,12 @@ from ..train.checkpoint import training_checkpoint
 from ..train.loop import History, TrainSettings, fit
 from ..train.networks import make_mlp, resolve_device
 from .dataset import FitSample
-from .features import FEATURE_NAMES
 from .model import SIGNAL, cms_spec, shape_systematics
+from .names import METHODS
+from .objects.features import FEATURE_NAMES
 
 log = logging.getLogger(__name__)
-METHODS = ("bce", "inferno")
 TRAIN, VALID = 0, 1
-
-
-def method_names(cfg: Mapping[str, Any]) -> list[str]:
-    """Trained methods of the analysis: ``bce`` and ``inferno`` as enabled."""
-    m = cfg["methods"]
-    return [name for name in METHODS if m[name].get("enabled", True)]
 
 
 class _Split:

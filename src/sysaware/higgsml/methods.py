@@ -45,27 +45,10 @@ from ..train.loop import History, TrainSettings, fit
 from ..train.networks import make_mlp
 from .dataset import TRAIN, VALID, TESData
 from .model import TES, higgsml_spec
+from .names import METHODS, model_names
 
 log = logging.getLogger(__name__)
-METHODS = ("bce", "augment", "aware", "pivot", "disco", "inferno", "true_z")
 DISCO_VALID_EVENTS = 3000  # per class: the distance correlation is O(n^2) in memory
-
-
-def method_names(cfg: Mapping[str, Any]) -> list[str]:
-    """Enabled methods, in the order of :data:`METHODS`."""
-    m = cfg["methods"]
-    return [name for name in METHODS if m.get(name, {}).get("enabled", True)]
-
-
-def model_names(cfg: Mapping[str, Any]) -> list[str]:
-    """Trained models: one per method, ``true_z`` as one per true z (``true_z_0``, ``true_z_1``, ...)."""
-    out = []
-    for m in method_names(cfg):
-        if m == "true_z":
-            out += [f"true_z_{k}" for k in range(len(cfg["higgsml"]["tes"]["true_values"]))]
-        else:
-            out.append(m)
-    return out
 
 
 def parse_model_name(cfg: Mapping[str, Any], name: str) -> tuple[str, float | None]:
