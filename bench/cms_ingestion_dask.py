@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sysaware.cms.distributed import DaskOptions
-from sysaware.cms.generator import generate_process, write_sample
-from sysaware.cms.ingest import ingest_sample
-from sysaware.cms.truth import TRUTH_BRANCHES, ttbar_labels
+from sysaware.cms.generator.nanoaod import generate_process, write_sample
+from sysaware.cms.ingestion.distributed import DaskOptions
+from sysaware.cms.ingestion.ingest import ingest_sample
+from sysaware.cms.objects.truth import TRUTH_BRANCHES, ttbar_labels
 
 
 def _same(a, b) -> bool:

@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from sysaware.cms.generator import generate_process, write_sample
-from sysaware.cms.ingest import ingest_sample, required_branches
-from sysaware.cms.nanoevents import bare_read
-from sysaware.cms.selection import SelectionConfig
-from sysaware.cms.truth import TRUTH_BRANCHES, ttbar_labels
+from sysaware.cms.generator.nanoaod import generate_process, write_sample
+from sysaware.cms.ingestion.ingest import ingest_sample, required_branches
+from sysaware.cms.ingestion.nanoevents import bare_read
+from sysaware.cms.objects.selection import SelectionConfig
+from sysaware.cms.objects.truth import TRUTH_BRANCHES, ttbar_labels
 
 
 def main() -> None:

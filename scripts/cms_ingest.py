@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.cms.pipeline import config_sample, ingest, sample_sum_weights, write_ingestion
-from sysaware.cms.remote import job_files
+from sysaware.cms.ingestion.remote import job_files
 
 ap = config_parser(__doc__)
 ap.add_argument("--sample", required=True, help="name of a cms.samples entry")

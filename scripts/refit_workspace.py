@@ -1,7 +1,7 @@
 """pyhf workspace of one refit of user-supplied histograms (analysis ``refit``).
 
 Reads and checks every ROOT histogram named by the entry's patterns (missing, not a histogram,
-NaN, binnings that disagree, negative or all-zero contents: :mod:`sysaware.refit_inputs`),
+NaN, binnings that disagree, negative or all-zero contents: :mod:`sysaware.refit.inputs`),
 sets negative simulated bins to 0 under ``negative_bins: zero``, then lets cabinetry read them,
 applies the config's fit options (smoothing, symmetrisation, pruning) and writes the workspace,
 the pruning report and, next to them in inputs/, the cabinetry config, the collected
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sysaware.cli_util import config_parser, load_run_config, setup
 from sysaware.io import write_json
-from sysaware.refit import RefitConfigError
-from sysaware.refit_inputs import refit_workspace
+from sysaware.refit.entries import RefitConfigError
+from sysaware.refit.inputs import refit_workspace
 
 ap = config_parser(__doc__)
 ap.add_argument("--fit", required=True, help="name of the entry in refit.fits")

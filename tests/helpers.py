@@ -3,20 +3,55 @@
 from __future__ import annotations
 
 import copy
+import math
+import os
 import subprocess
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 import pandas as pd
+import pytest
+import yaml
+from hypothesis import Phase
 
 from sysaware.higgsml.io import ATLAS_FEATURES
 
-#: loose enough to select some 15 % of the generated ttbar events (as in test_cms_pipeline)
-LOOSE = {"triggers": [], "n_jets_min": 3, "n_lead_jets_min": 2, "lead_jet_pt_min": 30.0, "tau_pt_min": 25.0,
-         "n_btag_min": 0, "met_min": 10.0}
+#: the repository root (where the Snakefile is)
+REPO = Path(__file__).resolve().parents[1]
+#: ../shared, or $SYSAWARE_SHARED: the published reference numbers (reference/) and input files (data/)
+SHARED = Path(os.environ.get("SYSAWARE_SHARED", REPO.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+#: the tiny configurations the tests run, each runnable as `snakemake --cores 1 --configfile .test/<name>.yaml`
+TEST_CONFIGS = REPO / ".test"
+
+
+def shared_data(name: str) -> Path:
+    """A file of ../shared/data (or $SYSAWARE_SHARED/data); skip the test where it is absent (a user's clone)."""
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared data file {path} not found (set SYSAWARE_SHARED to the folder holding data/)")
+    return path
+
+
+def snakemake_env() -> dict[str, str]:
+    """Environment for a Snakemake subprocess: the rules' `python` is this interpreter, venv activated or not."""
+    return os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def tiny_config(name: str, results: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The tiny configuration ``.test/<name>.yaml``, with ``results_dir`` set to ``results`` if given."""
+    cfg = yaml.safe_load((TEST_CONFIGS / f"{name}.yaml").read_text())
+    if results is not None:
+        cfg["results_dir"] = str(results)
+    return cfg
+
+
+#: the selection of .test/cms_tiny.yaml: loose enough to select some 15 % of the generated ttbar events
+LOOSE: dict[str, Any] = tiny_config("cms_tiny")["cms"]["selection"]
 #: the jet columns of the ATLAS CSV that are undefined (-999) in 0-jet events
 JET_COLUMNS = [c for c in ATLAS_FEATURES if "jet" in c and c not in ("PRI_jet_num", "PRI_jet_all_pt")]
 
@@ -100,3 +135,30 @@ def with_defaults(cfg: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(cfg)
     validate(out, schema=str(SCHEMA), set_default=True)
     return out
+
+
+# --------------------------------------------------------------------------- property tests
+
+#: hypothesis phases without shrinking: an exact-equality failure is reported as found, fast
+NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
+TWO_PI = 2.0 * math.pi
+
+
+def wrap_phi(phi: np.ndarray) -> np.ndarray:
+    """Angles wrapped to [-pi, pi)."""
+    return (np.asarray(phi, dtype=np.float64) + np.pi) % TWO_PI - np.pi
+
+
+def assert_same_angle(a: np.ndarray, b: np.ndarray, atol: float, err_msg: str = "") -> None:
+    """``a == b`` modulo 2 pi (so -pi and pi, or the file's 3.142 and -3.1412, agree)."""
+    d = np.abs(wrap_phi(np.asarray(a) - np.asarray(b)))
+    np.testing.assert_array_less(np.minimum(d, TWO_PI - d), atol, err_msg=err_msg)
+
+
+def assert_exact(a: Mapping[str, Any], b: Mapping[str, Any], keys: Any = None, where: str = "") -> None:
+    """Every array of ``keys`` (default: all of ``a``) bit-for-bit equal (NaN equal to NaN)."""
+    for k in a if keys is None else keys:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        assert x.dtype == y.dtype and x.shape == y.shape, (where, k, x.dtype, y.dtype, x.shape, y.shape)
+        nan_ok = x.dtype.kind == "f"
+        assert np.array_equal(x, y, equal_nan=nan_ok), (where, k, x[x != y] if x.shape == y.shape else None)

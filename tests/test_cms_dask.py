@@ -10,27 +10,24 @@ the Snakemake job does (``cms.executor``, ``cms.dask``).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import hist
 import numpy as np
 import pytest
 import yaml
 
-from sysaware.cms.features import FEATURE_NAMES
-from sysaware.cms.generator import generate_process, write_nanoaod, write_sample
-from sysaware.cms.ingest import ingest_sample
-from sysaware.cms.nanoevents import IngestionError, scan_files
+from helpers import LOOSE, REPO
+from sysaware.cms.generator.nanoaod import generate_process, write_nanoaod, write_sample
+from sysaware.cms.ingestion.ingest import ingest_sample
+from sysaware.cms.ingestion.nanoevents import IngestionError, scan_files
+from sysaware.cms.objects.features import FEATURE_NAMES
 from sysaware.cms.pipeline import executor_options, ingest, selection_config, systematics_config
 from sysaware.config import load_config
 from sysaware.config_checks import ConfigError, check_config
 
 distributed = pytest.importorskip("distributed", reason="cms.executor dask needs dask[distributed]")
-from sysaware.cms.distributed import DaskOptions, work_items  # noqa: E402  (needs distributed)
+from sysaware.cms.ingestion.distributed import DaskOptions, work_items  # noqa: E402  (needs distributed)
 
-REPO = Path(__file__).resolve().parents[1]
-LOOSE = {"triggers": [], "n_jets_min": 3, "n_lead_jets_min": 2, "lead_jet_pt_min": 30.0, "tau_pt_min": 25.0,
-         "n_btag_min": 0, "met_min": 10.0}
 STEP = 250  # 3 files x 500 events: 6 chunks
 
 
@@ -42,7 +39,7 @@ def cfg(tmp_path_factory) -> dict:
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     raw["cms"]["samples"] = [s if s["name"] != "ttbar" else {k: v for k, v in s.items() if k != "generated"}
                              | {"files": [str(f) for f in files]} for s in raw["cms"]["samples"]]
-    raw["cms"]["selection"] = LOOSE
+    raw["cms"]["selection"] = dict(LOOSE)
     raw["cms"]["chunk_size"] = STEP
     (d / "c.yaml").write_text(yaml.safe_dump(raw))
     return load_config(d / "c.yaml")

@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 import uproot
 
-from sysaware.cms.features import FEATURE_NAMES, compute_features, momentum_tensor_eigenvalues
-from sysaware.cms.ingest import ingest_sample
-from sysaware.cms.nanoevents import IngestionError, chunk_ranges, iterate_events
-from sysaware.cms.selection import SelectionConfig
-from sysaware.cms.variations import (
-    DEFAULT_JES_TABLE,
+from sysaware.cms.ingestion.ingest import ingest_sample
+from sysaware.cms.ingestion.nanoevents import IngestionError, chunk_ranges, iterate_events
+from sysaware.cms.objects.corrections import DEFAULT_JES_TABLE, JERConfig
+from sysaware.cms.objects.features import FEATURE_NAMES, compute_features, momentum_tensor_eigenvalues
+from sysaware.cms.objects.selection import SelectionConfig
+from sysaware.cms.objects.variations import (
     MC_BRANCHES,
-    JERConfig,
     SystematicsConfig,
     btag_event_weights,
     hashed_normal,

@@ -5,7 +5,6 @@ comparison with the 200 real CMS 2015 NanoAOD events of the shared data folder."
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -15,12 +14,11 @@ import pytest
 import uproot
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
-from sysaware.cms import gen_physics as gp
-from sysaware.cms import generator as G
-from sysaware.cms.gen_detector import DetectorShifts, simulate
+from helpers import SHARED_DATA
+from sysaware.cms.generator import physics as gp
+from sysaware.cms.generator import nanoaod as G
+from sysaware.cms.generator.detector import DetectorShifts, simulate
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SYSAWARE_SHARED", REPO.parent / "shared")) / "data"
 REAL_FILE = SHARED_DATA / "cms_opendata_2015_ttbar_nanoaod_200evts.root"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,15 +16,15 @@ import numpy as np
 import pytest
 import uproot
 
-from sysaware.cms.features import FEATURE_NAMES
-from sysaware.cms.ingest import bare_read_sample, ingest_sample, required_branches
-from sysaware.cms.nanoevents import iterate_events
-from sysaware.cms.selection import CUT_NAMES, SelectionConfig, select_events
-from sysaware.cms.variations import DEFAULT_JES_TABLE, SHAPE_VARIATIONS, SystematicsConfig, TESConfig
+from helpers import SHARED_DATA
+from sysaware.cms.ingestion.ingest import bare_read_sample, ingest_sample, required_branches
+from sysaware.cms.ingestion.nanoevents import iterate_events
+from sysaware.cms.objects.corrections import DEFAULT_JES_TABLE, TESConfig
+from sysaware.cms.objects.features import FEATURE_NAMES
+from sysaware.cms.objects.selection import CUT_NAMES, SelectionConfig, select_events
+from sysaware.cms.objects.variations import SHAPE_VARIATIONS, SystematicsConfig
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SYSAWARE_SHARED", REPO.parent / "shared")) / "data"
-NANO = DATA / "cms_opendata_2015_ttbar_nanoaod_200evts.root"
+NANO = SHARED_DATA / "cms_opendata_2015_ttbar_nanoaod_200evts.root"
 
 LOOSE = SelectionConfig(
     triggers=(),

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import snakemake_env
+from helpers import snakemake_env
 from sysaware.cms.model import POI, QCD, cms_spec, fit_samples
 from sysaware.config import load_config
 

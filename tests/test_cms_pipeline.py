@@ -9,8 +9,6 @@ soft templates inside the INFERNO loss.
 from __future__ import annotations
 
 import copy
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,38 +16,24 @@ import torch
 import uproot
 import yaml
 
+from helpers import REPO, SHARED_DATA, tiny_config
 from sysaware.cms.dataset import pair_rows
 from sysaware.cms.fit_inputs import fit_inputs
-from sysaware.cms.generator import generate_process
+from sysaware.cms.generator.nanoaod import generate_process
+from sysaware.cms.ingestion.nanoevents import iterate_events
 from sysaware.cms.model import cms_spec, fit_samples
-from sysaware.cms.nanoevents import iterate_events
+from sysaware.cms.objects.truth import TRUTH_BRANCHES, ttbar_labels
 from sysaware.cms.onnx_export import export_onnx
 from sysaware.cms.pipeline import generate, ingest, load_samples, sample_sum_weights, write_ingestion
 from sysaware.cms.samples import split_labels
 from sysaware.cms.training import CMSData, _Split
 from sysaware.train.run import train
 from sysaware.train.templates import soft_templates
-from sysaware.cms.truth import TRUTH_BRANCHES, ttbar_labels
 from sysaware.config import load_config
-from sysaware.stats.torch_model import TorchModel
 from sysaware.stats.pyhf_export import to_pyhf_model
+from sysaware.stats.torch_model import TorchModel
 
-REPO = Path(__file__).resolve().parents[1]
-NANO = Path(os.environ.get("SYSAWARE_SHARED", REPO.parent / "shared")) / "data" / "cms_opendata_2015_ttbar_nanoaod_200evts.root"
-#: loose enough to keep events of small generated samples in every fit sample
-LOOSE = {"triggers": [], "n_jets_min": 3, "n_lead_jets_min": 2, "lead_jet_pt_min": 30.0, "tau_pt_min": 25.0,
-         "n_btag_min": 0, "met_min": 10.0}
-
-
-def tiny_config(results: Path) -> dict:
-    """The default tau+jets config, scaled down (small samples, short training)."""
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["results_dir"] = str(results)
-    cfg["cms"]["lumi_pb"] = 10.0
-    cfg["cms"]["generator"]["n_events"] = {"ttbar": 4000, "single_top": 1500, "wjets": 1500, "dy": 1500, "qcd": 3000}
-    cfg["cms"]["selection"] = dict(LOOSE)
-    cfg["training"] |= {"hidden": [16], "epochs": 3, "patience": 3, "batch_size": 600}
-    return cfg
+NANO = SHARED_DATA / "cms_opendata_2015_ttbar_nanoaod_200evts.root"
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +41,7 @@ def analysis(tmp_path_factory):
     """Generated files, ingested samples and the validated tiny config."""
     folder = tmp_path_factory.mktemp("cms")
     path = folder / "tiny.yaml"
-    path.write_text(yaml.safe_dump(tiny_config(folder / "results")))
+    path.write_text(yaml.safe_dump(tiny_config("cms_tiny", folder / "results")))
     cfg = load_config(path)
     gen = folder / "generated"
     generate(cfg, gen)
@@ -73,7 +57,7 @@ def analysis(tmp_path_factory):
 
 def test_taujets_label_equals_the_generator_record(tmp_path):
     sample = generate_process("ttbar", 3000, seed=11)
-    from sysaware.cms.generator import write_sample
+    from sysaware.cms.generator.nanoaod import write_sample
 
     path = write_sample(tmp_path / "ttbar.root", sample)
     n = 0
@@ -218,7 +202,7 @@ def test_data_driven_qcd_is_the_reweighted_zero_tag_region(analysis, tmp_path):
 
 
 def test_remote_paths_stay_urls_and_missing_local_files_are_named(tmp_path):
-    from sysaware.cms.nanoevents import IngestionError, open_tree, source_name
+    from sysaware.cms.ingestion.nanoevents import IngestionError, open_tree, source_name
 
     url = "https://xrootd-local.unl.edu:1094//store/user/AGC/nanoAOD/a.root"
     assert source_name(url) == url  # a pathlib.Path would collapse '//' and break the URL

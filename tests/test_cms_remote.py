@@ -13,26 +13,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import snakemake_env
+from helpers import REPO, snakemake_env
 from http_server import serve_folder
-from sysaware.cms import remote
 from sysaware.cms.dataset import load_ingested
-from sysaware.cms.generator import generate_process, write_sample
-from sysaware.cms.ingest import ingest_sample
+from sysaware.cms.generator.nanoaod import generate_process, write_sample
+from sysaware.cms.ingestion import remote
+from sysaware.cms.ingestion.ingest import ingest_sample
+from sysaware.cms.ingestion.remote import RemoteInputError, job_files, rule_inputs, staging_provider
+from sysaware.cms.objects.selection import SelectionConfig
 from sysaware.cms.pipeline import ingest, sample_sum_weights
-from sysaware.cms.remote import RemoteInputError, job_files, rule_inputs, staging_provider
 from sysaware.cms.samples import sum_of_weights
-from sysaware.cms.selection import SelectionConfig
 from sysaware.config import SCHEMA
 from sysaware.config_checks import ConfigError, check_config
 
-REPO = Path(__file__).resolve().parents[1]
 LOOSE = {"triggers": [], "n_jets_min": 3, "n_lead_jets_min": 2, "lead_jet_pt_min": 30.0, "tau_pt_min": 25.0,
          "n_btag_min": 0, "met_min": 10.0}
 

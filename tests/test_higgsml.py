@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA, shared_data
+from helpers import SHARED_DATA, shared_data
 from sysaware.higgsml.io import (
     ATLAS_FEATURES,
     HiggsMLEvents,

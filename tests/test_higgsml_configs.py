@@ -7,11 +7,10 @@ import sys
 
 import pytest
 
-from conftest import snakemake_env
+from helpers import snakemake_env
 from sysaware.config import ConfigError, load_config
-from sysaware.higgsml.evaluate import z_grid
+from sysaware.higgsml.model import higgsml_spec, z_grid
 from sysaware.higgsml.methods import model_names
-from sysaware.higgsml.model import higgsml_spec
 
 
 @pytest.mark.parametrize("name", ["higgsml_tes_quick", "higgsml_tes"])

@@ -9,14 +9,14 @@ import pytest
 import torch
 import yaml
 
-from conftest import SHARED_DATA, shared_data
+from helpers import SHARED_DATA, shared_data
 from sysaware.config import load_config
 from sysaware.higgsml.dataset import TEMPLATES, TRAIN, TESData, drop_repeated_ids, prepare, read_events
-from sysaware.higgsml.evaluate import binned_data, data_bins, data_weights, grid_templates, make_summary, z_grid
+from sysaware.higgsml.evaluate import binned_data, data_bins, data_weights, grid_templates, make_summary
 from sysaware.higgsml.methods import model_names
+from sysaware.higgsml.model import higgsml_spec, norm_factors, z_grid
 from sysaware.higgsml.training import HiggsMLData
 from sysaware.train.run import train as run_train
-from sysaware.higgsml.model import higgsml_spec, norm_factors
 from sysaware.higgsml.profile import GridTemplates, ProfileModel
 from sysaware.higgsml.systematics import tau_energy_scale
 from sysaware.stats import Templates

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from conftest import REPO, snakemake_env
+from helpers import REPO, snakemake_env
 from snakemake_log import jobs
 
 PROFILES = ("default", "slurm", "htcondor")

@@ -20,7 +20,7 @@ import uproot
 from scipy.optimize import brentq
 
 from sysaware.fit import fit_results, nuisance_names
-from sysaware.refit import RefitConfigError, refit_cabinetry_config, refit_input_files, split_patterns
+from sysaware.refit.entries import RefitConfigError, refit_cabinetry_config, refit_input_files, split_patterns
 from sysaware.stats.fit_options import apply_template_options, prune_workspace
 from sysaware.stats.spec import ModelSpecError
 from sysaware.stats.workspace_build import workspace_from_cabinetry_config

@@ -11,12 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import snakemake_env
-from helpers import with_value
+from helpers import REPO, snakemake_env, with_value
 from sysaware.config import ConfigError, load_config
 from sysaware.config_checks import check_config
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _raw(name: str) -> dict[str, Any]:

@@ -28,20 +28,20 @@ import pytest
 import uproot
 import yaml
 
-from sysaware.cms import generator as G
 from sysaware.cms.dataset import fit_samples_of
-from sysaware.cms.features import FEATURE_NAMES
-from sysaware.cms.ingest import ingest_sample
-from sysaware.cms.nanoevents import IngestionError
+from sysaware.cms.generator import nanoaod as G
+from sysaware.cms.ingestion.ingest import ingest_sample
+from sysaware.cms.ingestion.nanoevents import IngestionError
+from sysaware.cms.model import SIGNAL
+from sysaware.cms.objects.features import FEATURE_NAMES
+from sysaware.cms.objects.selection import SelectionConfig
 from sysaware.cms.pipeline import ingest, sample_sum_weights, write_ingestion
-from sysaware.cms.selection import SelectionConfig
 from sysaware.config import load_config
 from sysaware.higgsml.dataset import prepare
 from sysaware.higgsml.io import HiggsMLInputError
 
-from helpers import LOOSE, assert_failed_cleanly, atlas_csv, set_first, with_field
+from helpers import LOOSE, REPO, assert_failed_cleanly, atlas_csv, set_first, with_field
 
-REPO = Path(__file__).resolve().parents[1]
 N_EVENTS = 300
 CMS_CASES = ("good", "missing", "truncated", "corrupt", "bad_basket", "no_tau_pt", "nan", "soft_taus")
 
@@ -102,8 +102,10 @@ def cms_cfg(nano, tmp_path_factory) -> dict[str, Any]:
     """The default tau+jets config (validated) with one sample per input file and a loose selection."""
     raw = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     raw["results_dir"] = str(tmp_path_factory.mktemp("results"))
+    # the good sample is the signal, fitted as the sample mu scales (a fit model must exist: fit options are checked)
     raw["cms"]["samples"] = [{"name": c, "role": "signal" if c == "good" else "background", "files": [str(p)],
-                              "xsec_pb": 1.0} for c, p in nano["path"].items()] + [
+                              "xsec_pb": 1.0} | ({"fit_sample": SIGNAL} if c == "good" else {})
+                             for c, p in nano["path"].items()] + [
                             {"name": "data", "role": "data", "files": [str(nano["path"]["good"])]}]
     raw["cms"]["norm_systematics"] = {}  # they name the default config's fit samples
     raw["cms"]["selection"] = dict(LOOSE)

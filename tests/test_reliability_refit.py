@@ -2,7 +2,7 @@
 
 Config cases go through :func:`sysaware.config.load_config` (some through ``snakemake -n``):
 the message starts with the key at fault and no job runs.  Histogram cases go through
-:func:`sysaware.refit_inputs.check_refit_histograms` in-process and through
+:func:`sysaware.refit.inputs.check_refit_histograms` in-process and through
 ``scripts/refit_workspace.py`` as the workspace job runs it: exit status 1, one ERROR line
 naming the file, the object and the bin, nothing half-written.  ``negative_bins: zero`` fits
 the histograms with the negative bin set to 0, exactly as if the file had held a 0.
@@ -27,14 +27,12 @@ import pytest
 import uproot
 import yaml
 
-from conftest import snakemake_env
-from helpers import assert_failed_cleanly, with_value
+from helpers import REPO, assert_failed_cleanly, snakemake_env, with_value
 from sysaware.config import ConfigError, load_config
-from sysaware.refit_inputs import (CORRECTED_FILE, CORRECTIONS_FILE, RefitInputError, check_refit_histograms,
+from sysaware.refit.inputs import (CORRECTED_FILE, CORRECTIONS_FILE, RefitInputError, check_refit_histograms,
                                    refit_workspace)
 from sysaware.stats.templates_io import weighted_hist
 
-REPO = Path(__file__).resolve().parents[1]
 KEY = "refit.fits.published"
 EDGES = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
 NOMINAL = {"sr/sig": [4.0, 10.0, 18.0, 9.0], "sr/bkg": [60.0, 45.0, 30.0, 20.0],

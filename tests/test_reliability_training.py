@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 
+from helpers import REPO
 from sysaware.benchmark import pipeline as P
 from sysaware.benchmark.losses import inferno_loss
 from sysaware.config import load_config
@@ -24,8 +25,6 @@ from sysaware.io import save_npz
 from sysaware.train.checkpoint import Checkpoint, GeneratorState, fingerprint
 from sysaware.train.loop import TrainingError, TrainSettings, fit
 from sysaware.train.networks import make_mlp
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _toy(tmp_path: Path, nan_from: int | None = None):

@@ -30,11 +30,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import snakemake_env
-from sysaware.cms import generator as G
+from helpers import LOOSE, REPO, assert_failed_cleanly, atlas_csv, snakemake_env, with_field
 from sysaware.cms.dataset import check_fit_samples, fit_samples_of
-from sysaware.cms.features import FEATURE_NAMES
-from sysaware.cms.nanoevents import IngestionError
+from sysaware.cms.generator import nanoaod as G
+from sysaware.cms.ingestion.nanoevents import IngestionError
+from sysaware.cms.model import SIGNAL
+from sysaware.cms.objects.features import FEATURE_NAMES
 from sysaware.cms.pipeline import ingest, load_samples, sample_sum_weights, write_ingestion
 from sysaware.cms.samples import split_labels
 from sysaware.config import ConfigError, load_config
@@ -42,9 +43,7 @@ from sysaware.errors import InputError
 from sysaware.higgsml.dataset import TEMPLATES, assign_splits, prepare
 from sysaware.higgsml.io import FAIR_FEATURES, HiggsMLInputError
 
-from helpers import LOOSE, assert_failed_cleanly, atlas_csv, with_field
 
-REPO = Path(__file__).resolve().parents[1]
 N_EVENTS = 300
 _UNUSABLE = "feature(s) that cannot inform the network (undefined or constant)"
 
@@ -275,8 +274,9 @@ def nano(tmp_path_factory) -> dict[str, Any]:
     and the config (``cfg``) with one background sample per file (the good one the signal) and the data."""
     d = tmp_path_factory.mktemp("nano")
     path = {c: d / f"{c}.root" for c in _CMS_CASES}
+    # the good sample is the signal, fitted as the sample mu scales (a fit model must exist: fit options are checked)
     samples = [{"name": c, "role": "signal" if c == "good" else "background", "files": [str(p)], "xsec_pb": 1.0}
-               for c, p in path.items()] + [{"name": "data", "role": "data", "files": [str(path["good"])]}]
+               | ({"fit_sample": SIGNAL} if c == "good" else {}) for c, p in path.items()] + [{"name": "data", "role": "data", "files": [str(path["good"])]}]
     cfg = _load(_cms_raw(samples, d / "results"), d)
     sample = G.generate_process("ttbar", N_EVENTS, 11)
     cols = dict(sample.collections)

@@ -15,15 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import snakemake_env
-from helpers import assert_failed_cleanly
+from helpers import REPO, SHARED, assert_failed_cleanly, snakemake_env, tiny_config
 from sysaware.config import ConfigError, load_config
 from sysaware.job import JobStopped, failure_line
 from sysaware.locks import LockHeldError, acquire, holder, release
 from sysaware.run_guard import read_only, stale_snakemake_locks
-from test_workflow import TINY
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _snakemake(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -32,7 +29,7 @@ def _snakemake(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
 
 
 def _config(folder: Path, **changes) -> Path:
-    cfg = TINY | {"results_dir": str(folder / "results"), "reference_dir": str(REPO.parent / "shared" / "reference")}
+    cfg = tiny_config("benchmark_tiny", folder / "results") | {"reference_dir": str(SHARED / "reference")}
     cfg["benchmark"] = cfg["benchmark"] | {"n_repeats": 1}
     for key, value in changes.items():
         cfg[key] = cfg.get(key, {}) | value

@@ -14,10 +14,9 @@ import pytest
 import torch
 import yaml
 
-from conftest import snakemake_env
+from helpers import REPO, snakemake_env
 from sysaware.train.networks import load_model
 
-REPO = Path(__file__).resolve().parents[1]
 PY_FILES = sorted([*(REPO / "src").rglob("*.py"), *(REPO / "scripts").glob("*.py"), *(REPO / "bench").glob("*.py")])
 SMK_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
 

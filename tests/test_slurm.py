@@ -30,10 +30,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import snakemake_env
+from helpers import snakemake_env, tiny_config
 from snakemake_log import jobs, slurm_submissions
 from sysaware.digest import digest_tree
-from test_workflow import TINY as WORKFLOW_TINY
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -42,8 +41,9 @@ PARTITION = os.environ.get("SLURM_CI_PARTITION", "debug")
 
 METHOD = "inferno_bm3"
 # the workflow test's tiny benchmark, one repeat
-TINY = WORKFLOW_TINY | {"benchmark": WORKFLOW_TINY["benchmark"] | {"n_repeats": 1},
-                        "methods": WORKFLOW_TINY["methods"] | {"aware": {"enabled": False}}}
+TINY = tiny_config("benchmark_tiny")
+TINY["benchmark"]["n_repeats"] = 1
+TINY["methods"]["aware"] = {"enabled": False}  # the Slurm test runs the five jobs of bce and INFERNO only
 # the INFERNO model's evaluation and its fit (the checkpoint that builds the workspace, then the fit)
 TARGETS = (f"eval/{METHOD}/repeat0.json", f"fit/{METHOD}/fit_results.json")
 # what must go through the scheduler (run_config is a local rule)

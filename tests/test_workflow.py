@@ -11,21 +11,9 @@ import pytest
 import torch
 import yaml
 
-from conftest import shared_data, snakemake_env
+from helpers import shared_data, snakemake_env, tiny_config
 from sysaware.digest import digest_tree
 from sysaware.results_contract import validate_results
-
-TINY = {
-    "analysis": "inferno_benchmark",
-    "seed": 7,
-    "threads": 1,
-    "benchmark": {"n_train": 2000, "n_valid": 1000, "n_test": 20000, "n_repeats": 2},
-    "training": {"hidden": [16], "batch_size": 500, "epochs": 3, "patience": 3},
-    # bce, INFERNO and one method of the HiggsML study (the parameterised f(x, r), evaluated at r = 0)
-    "methods": {"bce": {"enabled": True}, "inferno": {"trained_under": [3], "nuisance_mode": "interp"},
-                "aware": {"enabled": True}, "augment": {"enabled": False}, "pivot": {"enabled": False},
-                "disco": {"enabled": False}, "true_z": {"enabled": False}},
-}
 
 
 FIT_STAGE_FILES = {"run_record", "fit_results", "scan", "impact", "ranking", "pruning", "comparison"}
@@ -58,7 +46,7 @@ def run_workflow(repo, config_path) -> subprocess.CompletedProcess:
 
 @pytest.mark.workflow
 def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
-    cfg = TINY | {"results_dir": str(tmp_path / "results"), "reference_dir": str(shared_reference)}
+    cfg = tiny_config("benchmark_tiny", tmp_path / "results") | {"reference_dir": str(shared_reference)}
     run_tiny(repo, tmp_path, cfg, "tiny")
     out = tmp_path / "results" / "inferno_benchmark"
     table = json.loads((out / "paper_table.json").read_text())
@@ -138,9 +126,7 @@ def test_tiny_workflow_end_to_end(repo, tmp_path, shared_reference):
 
 def _run_tiny_cms(repo, folder) -> Path:
     """The tiny CMS configuration run through Snakemake into ``folder``; its results folder."""
-    from test_cms_pipeline import tiny_config
-
-    cfg = tiny_config(folder / "results")
+    cfg = tiny_config("cms_tiny", folder / "results")
     cfg["cms"]["shape_systematics"] = ["jes", "tes"]
     cfg["cms"]["norm_systematics"] = {k: cfg["cms"]["norm_systematics"][k] for k in ("lumi", "xsec_ttbar")}
     cfg["methods"]["aware"] = {"enabled": True}  # a z-method (z = JES) through training, ONNX and the fit stage
@@ -198,13 +184,8 @@ def test_determinism_of_the_cms_workflow_outputs(repo, tmp_path, tiny_cms_run):
 @pytest.mark.workflow
 def test_tiny_higgsml_workflow_end_to_end(repo, tmp_path):
     """prepare -> every method (true_z per true z) -> profiled widths -> comparison, through Snakemake."""
-    csv = shared_data("higgsml_atlas_2014_head.csv.gz")
-    cfg = {
-        "analysis": "higgsml_tes", "seed": 3, "threads": 1, "results_dir": str(tmp_path / "results"),
-        "higgsml": {"input": str(csv), "luminosity_scale": 35.748, "n_toys": 1,
-                    "tes": {"grid": {"step": 0.03, "max": 0.06}, "true_values": [0.0, 0.03]}},
-        "training": {"hidden": [16], "batch_size": 512, "epochs": 2, "patience": 2, "n_bins": 4},
-    }
+    cfg = tiny_config("higgsml_tiny", tmp_path / "results")
+    cfg["higgsml"]["input"] = str(shared_data("higgsml_atlas_2014_head.csv.gz"))  # $SYSAWARE_SHARED if set
     run_tiny(repo, tmp_path, cfg, "tiny_higgsml")
     out = tmp_path / "results" / "higgsml_tes"
     table = json.loads((out / "comparison.json").read_text())

@@ -20,21 +20,11 @@ from . import digest
 
 def training_methods() -> dict[str, list[str]]:
     """Training methods each analysis supports, by analysis name (``refit`` trains none): every
-    method of :mod:`sysaware.train.methods` whose needs the analysis's data meet (CMS with its
-    default shape systematics, JES among them)."""
-    from .benchmark import methods as benchmark
-    from .cms import methods as cms
-    from .higgsml import methods as higgsml
-    from .train.methods import all_methods
+    method of :mod:`sysaware.train.methods` whose needs its data can meet (the registry,
+    :mod:`sysaware.analyses`)."""
+    from .analyses import ANALYSES
 
-    capabilities = {
-        "inferno_benchmark": benchmark.capabilities({}),
-        "cms_ttbar_taujets": cms.capabilities({"cms": {"shape_systematics": [cms.NUISANCE]}}),
-        "higgsml_tes": higgsml.capabilities({}),
-    }
-    out = {name: [m for m, method in all_methods().items() if method.supported_by(caps)]
-           for name, caps in capabilities.items()}
-    return out | {"refit": []}
+    return {name: entry.training_methods({}) for name, entry in ANALYSES.items()}
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -5,11 +5,13 @@ import sys
 
 from snakemake.logging import logger
 
+# light modules only: parsing the Snakefile imports neither torch nor pyhf (tests/test_structure.py)
+from sysaware.analyses import analysis
 from sysaware.benchmark import methods as benchmark_methods
 from sysaware.cms import methods as cms_methods
-from sysaware.cms.remote import rule_inputs as cms_rule_inputs
+from sysaware.cms.ingestion.remote import rule_inputs as cms_rule_inputs
 from sysaware.higgsml import methods as higgsml_methods
-from sysaware.refit import refit_input_files
+from sysaware.refit.entries import refit_input_files
 from sysaware.run_guard import guard_results_folder
 
 RESULTS = f"{config['results_dir']}/{config['analysis']}"
@@ -54,12 +56,8 @@ def output_folder(wildcards, output):
 
 
 def fit_methods():
-    """What is fitted: every trained model (repeat 0), or every entry of refit.fits."""
-    if config["analysis"] == "refit":
-        return list(config["refit"]["fits"])
-    if config["analysis"] == "cms_ttbar_taujets":
-        return cms_methods.method_names(config)
-    return benchmark_methods.method_names(config)
+    """What is fitted: every trained model (repeat 0), or every entry of refit.fits (src/sysaware/analyses.py)."""
+    return analysis(config["analysis"]).methods(config)
 
 
 def cms_generated_processes():
@@ -84,7 +82,7 @@ def cms_ingest_threads():
     """Cores of one ingestion job: those of its local Dask cluster (cms.executor dask), else 1."""
     if config["cms"].get("executor", "iterative") != "dask":
         return 1
-    from sysaware.cms.distributed import DaskOptions
+    from sysaware.cms.ingestion.distributed import DaskOptions
 
     return max(1, DaskOptions.from_config(config["cms"].get("dask", {})).local_threads)
 

@@ -1,8 +1,8 @@
 """The benchmark's parameters and the HistFactory model of its final fit, without torch.
 
 Shared by the losses (:mod:`.losses`), the fit inputs (:mod:`.fit_templates`) and the config
-checks that run when the Snakefile is parsed (:mod:`sysaware.config_checks`, which must
-know the fit's template systematics and should not import torch to learn them).
+checks that run when the Snakefile is parsed (:mod:`sysaware.benchmark.config_checks`, which
+must know the fit's template systematics and should not import torch to learn them).
 """
 
 from __future__ import annotations

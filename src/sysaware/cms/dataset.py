@@ -1,6 +1,6 @@
 """Ingested events as the training and the fit use them: per fit sample, variation and split.
 
-The ingestion (:mod:`.ingest`) writes one ``.npz`` per config sample with the arrays of every
+The ingestion (:mod:`.ingestion.ingest`) writes one ``.npz`` per config sample with the arrays of every
 variation under ``<variation>/<name>``.  :func:`load_fit_samples` turns them into
 :class:`FitSample` s: the ttbar sample split into ``ttbar_taujets`` and ``ttbar_other`` by the
 generator record, weights in expected events (``weight * xsec * lumi / sum_weights``), the
@@ -20,8 +20,8 @@ import numpy as np
 
 from ..input_checks import NegativeWeights, check_features, check_weights
 from ..io import save_npz
-from .features import FEATURE_NAMES
 from .model import TTBAR_SAMPLES
+from .objects.features import FEATURE_NAMES
 from .samples import SPLITS, split_labels
 
 ID_KEYS = ("run", "luminosityBlock", "event")

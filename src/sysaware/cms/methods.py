@@ -19,8 +19,10 @@ NUISANCE_VALUES = (-1.0, 0.0, 1.0)
 
 
 def capabilities(cfg: Mapping[str, Any]) -> frozenset[str]:
-    """``likelihood``, and ``nuisance`` when JES is a shape systematic."""
-    return frozenset({"likelihood"} | ({"nuisance"} if NUISANCE in cfg["cms"]["shape_systematics"] else set()))
+    """``likelihood``, and ``nuisance`` when JES is a shape systematic (without a ``cms`` section:
+    what the analysis can provide at most)."""
+    systematics = cfg.get("cms", {}).get("shape_systematics", (NUISANCE,))
+    return frozenset({"likelihood"} | ({"nuisance"} if NUISANCE in systematics else set()))
 
 
 def variants(cfg: Mapping[str, Any], method: M.Method) -> list[str] | None:

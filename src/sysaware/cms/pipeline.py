@@ -29,19 +29,20 @@ from .dataset import (
     observed_features,
     save_ingested,
 )
-from .features import FEATURE_NAMES
-from .generator import TrueNuisances, generate_sample_files
-from .ingest import SampleIngestion, ingest_sample
-from .nanoevents import IngestionError
+from .generator.nanoaod import TrueNuisances, generate_sample_files
+from .ingestion.ingest import SampleIngestion, ingest_sample
+from .ingestion.nanoevents import IngestionError
 from .model import fit_samples
+from .objects.corrections import TESConfig
+from .objects.features import FEATURE_NAMES
+from .objects.selection import SelectionConfig
+from .objects.truth import TRUTH_BRANCHES, ttbar_labels
+from .objects.variations import SystematicsConfig
 from .qcd import control_selection, qcd_template
 from .samples import normalisation, sample_files, sum_of_weights
-from .selection import SelectionConfig
-from .truth import TRUTH_BRANCHES, ttbar_labels
-from .variations import SystematicsConfig, TESConfig
 
 if TYPE_CHECKING:
-    from .distributed import DaskOptions
+    from .ingestion.distributed import DaskOptions
 
 
 def selection_config(cfg: Mapping[str, Any]) -> SelectionConfig:
@@ -85,7 +86,7 @@ def executor_options(cfg: Mapping[str, Any]) -> tuple[str, DaskOptions | None, i
     step = int(cfg["cms"].get("chunk_size", 100_000))
     if executor != "dask":
         return executor, None, step
-    from .distributed import DaskOptions
+    from .ingestion.distributed import DaskOptions
 
     dask = DaskOptions.from_config(cfg["cms"].get("dask", {}))
     return executor, dask, int(dask.chunk_size or step)
@@ -96,7 +97,7 @@ def ingest(cfg: Mapping[str, Any], name: str, generated_folder: str | Path,
     """Selection, variations and features of one config sample (ttbar also gets ``is_taujets``).
 
     ``files``: what to read instead of the config's files (their staged local copies, see
-    :func:`sysaware.cms.remote.job_files`).  ``cms.executor`` picks the single-process or the
+    :func:`sysaware.cms.ingestion.remote.job_files`).  ``cms.executor`` picks the single-process or the
     Dask ingestion (identical results).
     """
     s = config_sample(cfg, name)

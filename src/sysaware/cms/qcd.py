@@ -4,7 +4,7 @@ Events of the data that pass the whole selection except the b-tag requirement an
 b-tagged jet make the template; each is weighted by the probability that at least one of its
 selected jets would be tagged, ``P(>= 1 tag) = 1 - prod_j (1 - f_j)``, with ``f`` the per-jet
 mistag rate (configurable; data carry no jet flavour, so one rate for all jets, by default the
-light-flavour tagging efficiency of :class:`~sysaware.cms.variations.BTagConfig`).  The
+light-flavour tagging efficiency of :class:`~sysaware.cms.objects.corrections.BTagConfig`).  The
 template's normalisation floats in the fit (``qcd_norm``).  Not subtracted: the small ttbar
 and electroweak contamination of the 0-tag region (documented limitation, as in the study).
 """
@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .selection import SelectionConfig
+from .objects.selection import SelectionConfig
 
 
 def control_selection(selection: SelectionConfig) -> SelectionConfig:

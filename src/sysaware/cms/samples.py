@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import uproot
 
-from .nanoevents import IngestionError
-from .variations import hashed_normal
+from .ingestion.nanoevents import IngestionError
+from .objects.variations import hashed_normal
 
 SPLITS = ("train", "valid", "test")
 _SPLIT_STREAM = 0x53504C4954  # "SPLIT": the hash stream of the split, apart from the JER smearing's

@@ -30,7 +30,7 @@ from ..train.data import ClassEvents, Nuisance, seed_names
 from ..train.templates import SampleEvents, TemplateLikelihood, Variation
 from . import methods
 from .dataset import FitSample
-from .features import FEATURE_NAMES
+from .objects.features import FEATURE_NAMES
 from .model import SIGNAL, cms_spec, shape_systematics
 
 SPLIT_INDEX = {"train": 0, "valid": 1}

@@ -36,7 +36,7 @@ from torch import nn
 from ..fit.core import BOUND_RTOL
 from ..seeding import rng_for
 from .dataset import TEMPLATES, TESData
-from .model import POI, norm_factors, signal_samples
+from .model import POI, norm_factors, signal_samples, z_grid
 from .profile import (
     GridTemplates,
     ProfileModel,
@@ -52,19 +52,6 @@ log = logging.getLogger(__name__)
 
 SCAN_POINTS = 41
 SCAN_HALF_RANGE = 2.5  # in units of the Asimov half-width
-
-
-def z_grid(tes: Mapping[str, Any]) -> np.ndarray:
-    """The grid of hypothesised z: multiples of ``grid.step`` up to ``grid.max``; must hold 0, +-sigma and the true values."""
-    step, top = float(tes["grid"]["step"]), float(tes["grid"]["max"])
-    n = int(round(top / step))
-    grid = step * np.arange(-n, n + 1)
-    for what, z in [("sigma", tes["sigma"]), ("-sigma", -tes["sigma"])] + [("true value", z) for z in tes["true_values"]]:
-        if abs(z) > top + 1e-12:
-            raise ValueError(f"higgsml.tes: {what} {z} lies outside the grid [-{top}, {top}]")
-    if abs(round(tes["sigma"] / step) * step - tes["sigma"]) > 1e-9:
-        raise ValueError(f"higgsml.tes.sigma {tes['sigma']} is not a multiple of grid.step {step}")
-    return grid
 
 
 @dataclass

@@ -5,13 +5,15 @@ scale (histosys, code0: piecewise linear in the shift z, alpha = z / sigma, N(0,
 normalisation systematics of ``higgsml.norm_systematics`` are normsys with pyhf's code1
 (exponential) interpolation.  INFERNO's loss uses this model with the +-sigma templates;
 :mod:`sysaware.higgsml.profile` evaluates the same likelihood with templates rebuilt on a grid
-of z (equal to it on the 3-point grid {-sigma, 0, +sigma}).
+of z (equal to it on the 3-point grid {-sigma, 0, +sigma}), the grid of :func:`z_grid`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from ..stats import ModelSpec
 
@@ -54,3 +56,16 @@ def higgsml_spec(cfg: Mapping[str, Any]) -> ModelSpec:
         "modifiers": mods,
         "interpolation": {"normsys": "code1", "histosys": "code0"},
     })
+
+
+def z_grid(tes: Mapping[str, Any]) -> np.ndarray:
+    """The grid of hypothesised z: multiples of ``grid.step`` up to ``grid.max``; must hold 0, +-sigma and the true values."""
+    step, top = float(tes["grid"]["step"]), float(tes["grid"]["max"])
+    n = int(round(top / step))
+    grid = step * np.arange(-n, n + 1)
+    for what, z in [("sigma", tes["sigma"]), ("-sigma", -tes["sigma"])] + [("true value", z) for z in tes["true_values"]]:
+        if abs(z) > top + 1e-12:
+            raise ValueError(f"higgsml.tes: {what} {z} lies outside the grid [-{top}, {top}]")
+    if abs(round(tes["sigma"] / step) * step - tes["sigma"]) > 1e-9:
+        raise ValueError(f"higgsml.tes.sigma {tes['sigma']} is not a multiple of grid.step {step}")
+    return grid

@@ -29,7 +29,7 @@ import numpy as np
 import uproot
 from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
 
-from ..errors import SysawareError
+from ...errors import SysawareError
 
 TREE_NAME = "Events"
 DEFAULT_STEP_SIZE = 100_000

@@ -1,7 +1,7 @@
 """The histograms of a refit, checked before anything is fitted, and the refit's workspace.
 
 :func:`check_refit_histograms` reads, with uproot, every histogram one entry of ``refit.fits``
-names (:func:`sysaware.refit.histogram_refs`: the nominal of each sample and the data per
+names (:func:`sysaware.refit.entries.histogram_refs`: the nominal of each sample and the data per
 channel, the up and down variation of each shape systematic per sample and channel) and
 raises :class:`RefitInputError`, naming the file, the object and, where it applies, the bin
 and its value, for:
@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 import uproot
 
-from .errors import InputError
-from .io import temporary_path, write_json
-from .refit import HistogramRef, RefitConfigError, check_refit_entry, histogram_refs, refit_cabinetry_config
-from .stats.templates_io import weighted_hist
+from ..errors import InputError
+from ..io import temporary_path, write_json
+from ..stats.templates_io import weighted_hist
+from .entries import HistogramRef, RefitConfigError, check_refit_entry, histogram_refs, refit_cabinetry_config
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def check_refit_histograms(
     fit: Mapping[str, Any], key: str = "refit", symmetrize: Sequence[str] = ()
 ) -> tuple[dict[HistogramRef, Histogram], list[dict[str, Any]]]:
     """Every histogram of one refit entry, read and checked (see the module docstring), in the order
-    of :func:`~sysaware.refit.histogram_refs`, with the negative bins of simulated histograms set to 0
+    of :func:`~sysaware.refit.entries.histogram_refs`, with the negative bins of simulated histograms set to 0
     under ``negative_bins: zero``; and the list of those corrections (histogram, bin, edges, value).
 
     ``key`` names the entry in messages (``refit.fits.<name>``); ``symmetrize`` (``fit.symmetrize``)
@@ -266,7 +266,7 @@ def refit_workspace(
     key = f"refit.fits.{name}"
     symmetrize = list(options.get("symmetrize", []))
     hists, corrections = check_refit_histograms(fit, key, symmetrize)
-    from .stats.workspace_build import workspace_from_cabinetry_config  # cabinetry, pyhf: once the inputs are good
+    from ..stats.workspace_build import workspace_from_cabinetry_config  # cabinetry, pyhf: once the inputs are good
     folder = Path(folder)
     entry = dict(fit)
     if corrections:

@@ -9,7 +9,7 @@ names and dtypes (``nJet`` uint32 counters, ``Jet_pt`` float32, ``Tau_idMVAoldDM
 Processes (:data:`PROCESSES`): ``ttbar`` (all W decays; GenPart encodes the tau+jets truth),
 ``single_top``, ``wjets``, ``dy``, ``qcd`` and ``data`` (a Poisson sample of all of them at a given
 luminosity with true nuisance values applied, :class:`TrueNuisances`).  Physics:
-:mod:`.gen_physics` (particle level) and :mod:`.gen_detector` (detector response).
+:mod:`.physics` (particle level) and :mod:`.detector` (detector response).
 
 Event weight of a simulated event: ``xsec_pb * lumi_pb * genWeight / genEventSumw`` with the
 physical cross section of :data:`PROCESSES`.  The files are skimmed; ``genEventCount`` and
@@ -30,10 +30,10 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from ..io import atomic_write_text, temporary_path
-from ..seeding import rng_for
-from . import gen_physics as gp
-from .gen_detector import Coll, DetectorShifts, Reco, simulate
+from ...io import atomic_write_text, temporary_path
+from ...seeding import rng_for
+from . import physics as gp
+from .detector import Coll, DetectorShifts, Reco, simulate
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class ProcessInfo:
 
 #: Multijet cross section [pb] of the generated phase space (>= 4 partons with pT > 35 GeV and
 #: |eta| < 2.5).  A model parameter, not a prediction: chosen so that after the default tau+jets
-#: selection (``sysaware.cms.selection``) the multijet background is about as large as the
+#: selection (``sysaware.cms.objects.selection``) the multijet background is about as large as the
 #: ttbar -> tau_h + jets signal, as in the published CMS tau+jets analyses.
 QCD_XSEC_PB = 1.0e4
 #: QCD events are generated with at least one jet -> tau fake (VLoose) above this pT [GeV].
@@ -77,7 +77,7 @@ MC_PROCESSES = tuple(p for p, info in PROCESSES.items() if info.role != "data")
 class TrueNuisances:
     """True values in pseudo-data: signal strength ``mu`` (scales the ttbar tau+jets signal only),
     ``jes``/``tes``/``jer`` shifts in units of their uncertainties (see
-    :class:`~.gen_detector.DetectorShifts`; ``jer=None``: data jet resolution = simulation) and
+    :class:`~.detector.DetectorShifts`; ``jer=None``: data jet resolution = simulation) and
     extra normalisation factors per process."""
 
     mu: float = 1.0
@@ -426,7 +426,7 @@ def generate_sample_files(folder: str | Path, n_events: Mapping[str, int], seed:
     out["data"] = write_sample(folder / "data.root", data)
     truth_doc = {"seed": seed, "lumi_pb": lumi_pb, **{k: v for k, v in asdict(truth).items() if k != "norm"},
                  "norm": dict(truth.norm), "units": {"mu": "signal strength of ttbar -> tau_h + jets",
-                                                    "jes": "sigma of the JES table (sysaware.cms.variations)",
+                                                    "jes": "sigma of the JES table (sysaware.cms.objects.corrections)",
                                                     "tes": "sigma = TESConfig.shift (3 %), genuine taus",
                                                     "jer": "JER scale factor: 0 nominal, +-1 up/down"},
                  "n_events": data.n_events, "n_events_by_process": data.composition}

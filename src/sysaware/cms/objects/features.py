@@ -140,7 +140,7 @@ def selected_event_features(
     met_phi: np.ndarray | None = None,
     signed_eta: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Features and event ids of the events passing a :class:`~sysaware.cms.selection.SelectionResult`.
+    """Features and event ids of the events passing a :class:`~sysaware.cms.objects.selection.SelectionResult`.
 
     Uses the result's selected jets and its leading selected tau; MET from ``met_pt``/``met_phi``
     (per event of ``events``, e.g. a variation's recomputed MET) or else ``events.MET``.

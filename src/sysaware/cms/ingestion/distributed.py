@@ -7,10 +7,10 @@ chunk to a worker as *virtual-mode* NanoEvents (the mode :mod:`.nanoevents` read
 tree-reduces the chunk outputs.  The ingestion is a per-chunk numpy/awkward computation
 (hashed-normal JER smearing, reselection of every variation, ``ak.to_numpy`` features) that has
 no dask-awkward form, so it takes the second: :func:`run_chunks_dask` builds one coffea
-``WorkItem`` per entry range of :func:`~sysaware.cms.nanoevents.chunk_ranges` (the same ranges as
+``WorkItem`` per entry range of :func:`~sysaware.cms.ingestion.nanoevents.chunk_ranges` (the same ranges as
 the single-process path), each preloading only the branches the ingestion reads, runs
-:func:`~sysaware.cms.ingest.process_chunk` on it through the Runner and returns the chunk
-outputs in file and entry order.  :func:`~sysaware.cms.ingest.ingest_sample` combines them exactly
+:func:`~sysaware.cms.ingestion.chunk.process_chunk` on it through the Runner and returns the chunk
+outputs in file and entry order.  :func:`~sysaware.cms.ingestion.ingest.ingest_sample` combines them exactly
 as it combines its own, so both paths give identical results.
 
 Where the workers run (:class:`DaskOptions`, config ``cms.dask``):
@@ -37,6 +37,7 @@ from typing import Any
 
 from coffea.processor import ProcessorABC
 
+from .chunk import ChunkOutput, ChunkTask, process_chunk
 from .nanoevents import TREE_NAME, FileScan, IngestionError, _why, chunk_ranges, source_name
 
 __all__ = ["CLUSTERS", "ChunkResults", "DaskOptions", "IngestProcessor", "dask_client", "run_chunks_dask", "work_items"]
@@ -160,7 +161,7 @@ class ChunkResults:
     file and entry order, whatever order the workers finished in.
     """
 
-    def __init__(self, items: Sequence[tuple[int, int, Any]] = ()) -> None:
+    def __init__(self, items: Sequence[tuple[int, int, ChunkOutput]] = ()) -> None:
         self.items = list(items)
 
     def __add__(self, other: ChunkResults) -> ChunkResults:
@@ -170,20 +171,19 @@ class ChunkResults:
         self.items.extend(other.items)
         return self
 
-    def ordered(self) -> list[Any]:
+    def ordered(self) -> list[ChunkOutput]:
         """The chunk outputs in (file, entry) order."""
         return [out for _, _, out in sorted(self.items, key=lambda t: (t[0], t[1]))]
 
 
 class IngestProcessor(ProcessorABC):
-    """One chunk of NanoEvents -> :func:`~sysaware.cms.ingest.process_chunk` (the chunk's place from its metadata)."""
+    """One chunk of NanoEvents -> :func:`~sysaware.cms.ingestion.chunk.process_chunk` (the chunk's place from its metadata)."""
 
-    def __init__(self, task: Any) -> None:
+    def __init__(self, task: ChunkTask) -> None:
         self.task = task
 
     def process(self, events: Any) -> ChunkResults:
-        from .ingest import process_chunk
-
+        """The chunk's :class:`~sysaware.cms.ingestion.chunk.ChunkOutput`, keyed by its place."""
         meta = events.metadata
         out = process_chunk(self.task, events, meta["filename"], meta["entrystart"])
         return ChunkResults([(int(meta["file_index"]), int(meta["entrystart"]), out)])
@@ -210,11 +210,11 @@ def work_items(sample: str, files: Sequence[str], scan: FileScan, branches: Sequ
     return items
 
 
-def run_chunks_dask(sample: str, task: Any, files: Sequence[str], scan: FileScan, branches: Sequence[str],
-                    step_size: int, options: DaskOptions) -> list[Any]:
-    """Every chunk of ``files`` (scanned by ``scan``) through :func:`~sysaware.cms.ingest.process_chunk` on Dask.
+def run_chunks_dask(sample: str, task: ChunkTask, files: Sequence[str], scan: FileScan, branches: Sequence[str],
+                    step_size: int, options: DaskOptions) -> list[ChunkOutput]:
+    """Every chunk of ``files`` (scanned by ``scan``) through :func:`~sysaware.cms.ingestion.chunk.process_chunk` on Dask.
 
-    Returns the :class:`~sysaware.cms.ingest.ChunkOutput` list in file and entry order.  A failed
+    Returns the :class:`~sysaware.cms.ingestion.chunk.ChunkOutput` list in file and entry order.  A failed
     chunk (after ``options.retries`` resubmissions) raises :class:`IngestionError` naming the
     sample and coffea's description of the chunk (file and entry range).
     """

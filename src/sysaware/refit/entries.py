@@ -14,9 +14,9 @@ cabinetry's ``{VariationPath}``, ``{channel}`` its ``{RegionPath}`` and ``{sampl
 ``{SamplePath}``, so cabinetry itself reads the files (``cabinetry.templates.collect``).
 Samples, norm factors (with bounds), normalisation and template systematics and fixed
 parameters come from the config; :func:`check_refit_entry` checks how they refer to each
-other (run before any job by :mod:`sysaware.config_checks`), :func:`refit_cabinetry_config`
+other (run before any job by :mod:`sysaware.refit.config_checks`), :func:`refit_cabinetry_config`
 writes them in cabinetry's terms, which cabinetry then validates against its own schema.
-:func:`histogram_refs` lists every histogram an entry names; :mod:`sysaware.refit_inputs`
+:func:`histogram_refs` lists every histogram an entry names; :mod:`sysaware.refit.inputs`
 reads and checks them before anything is fitted.
 """
 
@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .config_checks import ConfigError, check_known, check_range, check_unique
-from .stats.spec import ModelSpecError
+from ..config_checks import ConfigError, check_known, check_range, check_unique
+from ..stats.spec import ModelSpecError
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 KNOWN = ("channel", "sample", "systematic", "direction")

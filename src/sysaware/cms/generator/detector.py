@@ -1,4 +1,4 @@
-"""Detector response of the built-in NanoAOD generator: particle-level :class:`~.gen_physics.Truth`
+"""Detector response of the built-in NanoAOD generator: particle-level :class:`~.physics.Truth`
 to reconstructed NanoAOD collections (flat columns plus per-event counts).
 
 Models (all vectorised, seeded): gen jets from partons (out-of-cone response) and from visible
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from .gen_physics import GENVISTAU_PT_MIN, Truth
-from .variations import DEFAULT_JES_TABLE, BinnedTable, JERConfig, TESConfig
+from ..objects.corrections import DEFAULT_JES_TABLE, BinnedTable, JERConfig, TESConfig
+from .physics import GENVISTAU_PT_MIN, Truth
 
 # ---------------------------------------------------------------------------- parameters
 

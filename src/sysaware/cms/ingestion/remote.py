@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from ..errors import SysawareError
+from ...errors import SysawareError
 
 __all__ = [
     "REMOTE_INPUTS",

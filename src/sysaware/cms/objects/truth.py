@@ -42,6 +42,6 @@ def decay_counts(events: Any) -> dict[str, np.ndarray]:
 
 
 def ttbar_labels(events: Any) -> dict[str, np.ndarray]:
-    """``is_taujets`` per event (see the module docstring), for :func:`~sysaware.cms.ingest.ingest_sample`."""
+    """``is_taujets`` per event (see the module docstring), for :func:`~sysaware.cms.ingestion.ingest.ingest_sample`."""
     c = decay_counts(events)
     return {"is_taujets": (c["n_prompt_lep"] == 0) & (c["n_prompt_tau"] == 1) & (c["n_prompt_tau_h"] == 1)}
