@@ -18,6 +18,7 @@ import numpy as np
 import pyhf
 import pytest
 
+from helpers import small_workspace as workspace
 from sysaware.fit import (
     FitError,
     fit_results,
@@ -33,42 +34,10 @@ from sysaware.fit import (
 
 logging.getLogger("cabinetry").setLevel(logging.WARNING)
 
-OBSERVED = [97.0, 88.0, 83.0, 78.0]  # near, not at, the nominal sum [95, 85, 85, 80]
 CONTRACT = ("poi", "bestfit", "minos", "stat_only_minos", "asimov_minos", "labels",
             "bestfit_all", "uncertainty_all", "correlation")
 EXTRA = ("converged", "hesse_positive_definite", "poi_at_bound", "significance",
          "goodness_of_fit", "twice_nll", "warnings")
-
-
-def workspace(data=OBSERVED, *, poi_bounds=None, extra_signal_normfactor=False) -> dict:
-    """4 bins, signal (POI mu) + two backgrounds, three small nuisances on different samples.
-
-    sig_xsec: 5% normsys on the signal; bkg_norm: 4% normsys on bkg; bkg2_shape: a 5%
-    tilt (histosys) of bkg2.  Post-fit the nuisances are nearly uncorrelated with each
-    other (|rho| < 0.03), so their impacts add in quadrature.
-    """
-    sig = [5.0, 15.0, 25.0, 10.0]
-    bkg = [80.0, 50.0, 40.0, 60.0]
-    bkg2 = np.array([10.0, 20.0, 20.0, 10.0])
-    tilt = 0.05 * np.array([1.0, 0.3, -0.3, -1.0])
-    sig_mods = [{"name": "mu", "type": "normfactor", "data": None},
-                {"name": "sig_xsec", "type": "normsys", "data": {"hi": 1.05, "lo": 0.95}}]
-    if extra_signal_normfactor:  # mu * k: a flat direction, singular Hessian
-        sig_mods.append({"name": "k", "type": "normfactor", "data": None})
-    params = [{"name": "mu", "bounds": [list(poi_bounds)]}] if poi_bounds else []
-    return {
-        "channels": [{"name": "sr", "samples": [
-            {"name": "signal", "data": sig, "modifiers": sig_mods},
-            {"name": "bkg", "data": bkg, "modifiers": [
-                {"name": "bkg_norm", "type": "normsys", "data": {"hi": 1.04, "lo": 0.96}}]},
-            {"name": "bkg2", "data": bkg2.tolist(), "modifiers": [
-                {"name": "bkg2_shape", "type": "histosys",
-                 "data": {"hi_data": (bkg2 * (1 + tilt)).tolist(), "lo_data": (bkg2 * (1 - tilt)).tolist()}}]},
-        ]}],
-        "observations": [{"name": "sr", "data": list(data)}],
-        "measurements": [{"name": "meas", "config": {"poi": "mu", "parameters": params}}],
-        "version": "1.0.0",
-    }
 
 
 def two_channel_workspace() -> dict:

@@ -27,8 +27,8 @@ from sysaware.results_contract import (
     validate_file,
     validate_results,
 )
+from helpers import small_workspace as workspace
 from sysaware.stats.fit_options import prune_workspace
-from test_fit import workspace
 
 logging.getLogger("cabinetry").setLevel(logging.WARNING)
 REPO = Path(__file__).resolve().parents[1]
