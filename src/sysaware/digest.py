@@ -4,8 +4,9 @@ Files are hashed by what they hold, not by their bytes where a format stores the
 writing: ``.npz`` by its arrays, ``.root`` by every histogram's edges, values and variances and
 every tree's branches, ``.pt`` by the tensors and metadata, JSON by its canonical text with
 run times (keys in ``TIMING_KEYS``) left out and the results folder's own path written as
-``<results>`` (two runs in two folders compare equal).  ONNX and other files are hashed as
-bytes.  Logs, timing benchmarks, figures and the run record (``config.json``, which holds the
+``<results>`` (two runs in two folders compare equal), ``.onnx`` by its graph without the
+exporter's per-node stack traces (they name the source files of the checkout).  Other files are
+hashed as bytes.  Logs, timing benchmarks, figures and the run record (``config.json``, which holds the
 git commit) are left out.
 
     sysaware digest results/cms_ttbar_taujets [--out digest.json]
@@ -88,7 +89,17 @@ def _json(path: Path, h: "hashlib._Hash", folder: str = "") -> None:
     h.update(json.dumps(blob, sort_keys=True).encode())
 
 
-READERS = {".npz": _npz, ".root": _root, ".pt": _pt}
+def _onnx(path: Path, h: "hashlib._Hash") -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:  # the exporter's stack traces name the source files: not content
+        del node.metadata_props[:]
+        node.doc_string = ""
+    h.update(model.graph.SerializeToString(deterministic=True))
+
+
+READERS = {".npz": _npz, ".root": _root, ".pt": _pt, ".onnx": _onnx}
 
 
 def file_digest(path: str | Path, folder: str | Path | None = None) -> str:
