@@ -40,3 +40,30 @@ def test_one_different_number_changes_the_digest(tmp_path):
     _write(tmp_path / "b", [1, 2, 3, 4.000001], 1.0)
     a, b = digest_tree(tmp_path / "a"), digest_tree(tmp_path / "b")
     assert all(a[k] != b[k] for k in a)
+
+
+def test_onnx_digest_is_the_graph_not_the_exporters_source_locations(tmp_path):
+    """Two exports of one network that differ only in the per-node stack traces the exporter records
+    (they name the checkout's source files) have one digest; another weight changes it."""
+    import onnx
+    import torch
+
+    from sysaware.cms.onnx_export import export_onnx
+    from sysaware.digest import file_digest
+    from sysaware.train.networks import make_mlp
+
+    torch.manual_seed(0)
+    net = make_mlp(3, 2, [4])
+    x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    export_onnx(net, tmp_path / "a.onnx", x_check=x)
+    model = onnx.load(str(tmp_path / "a.onnx"))
+    for node in model.graph.node:
+        for prop in node.metadata_props:
+            prop.value = prop.value.replace("/", "/elsewhere/")
+    onnx.save(model, str(tmp_path / "b.onnx"))
+    assert (tmp_path / "a.onnx").read_bytes() != (tmp_path / "b.onnx").read_bytes()
+    assert file_digest(tmp_path / "a.onnx") == file_digest(tmp_path / "b.onnx")
+    with torch.no_grad():
+        net[1].weight[0, 0] += 1e-3
+    export_onnx(net, tmp_path / "c.onnx", x_check=x)
+    assert file_digest(tmp_path / "c.onnx") != file_digest(tmp_path / "a.onnx")
