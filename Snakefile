@@ -2,7 +2,7 @@
 #   snakemake --cores 2                                   default analysis (config/config.yaml)
 #   snakemake --cores 2 --configfile config/<name>.yaml   another analysis
 #   snakemake --cores 2 <target>                          one figure or table
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -15,45 +15,28 @@ if not workflow.overwrite_configfiles:
 
 
 
-# stops before any job, naming the offending key; fills in the schema's defaults.
-# The schema is package data (src/sysaware/schemas/config.schema.yaml), the file load_config uses too.
-from sysaware.config import SCHEMA
+# stops before any job, naming the offending key: a section or method the analysis does not use, the
+# schema (package data, src/sysaware/schemas/config.schema.yaml, which fills in the defaults), the
+# cross-references (samples named by systematics, bounds, binnings); keeps only the analysis's own
+# sections (src/sysaware/config.py prepare_config, which load_config runs too)
+from sysaware.config import prepare_config
 
-validate(config, schema=str(SCHEMA), set_default=True)
-
-
-# ... and its cross-references (samples named by systematics, bounds, binnings), also before any job
-from sysaware.config_checks import check_config
-
-check_config(config)
+prepare_config(config)
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/run_config.smk"
 
 
-# the analysis's own rules write fit/{method}/workspace.json; the fit stage is shared
-if config["analysis"] == "refit":
-
-    include: "workflow/rules/refit.smk"
-
-elif config["analysis"] == "cms_ttbar_taujets":
-
-    include: "workflow/rules/cms.smk"
-
-elif config["analysis"] == "higgsml_tes":
-
-    # its own profile of (mu, z) with templates rebuilt on a grid of z (no HistFactory workspace)
-    include: "workflow/rules/higgsml.smk"
-
-else:
-
-    include: "workflow/rules/benchmark.smk"
+# the analysis's own rules (its entry in the registry, src/sysaware/<analysis>/analysis.py); the
+# shared fit stage fits the fit/{method}/workspace.json they write
+include: f"workflow/rules/{ANALYSIS.rules}"
 
 
-if config["analysis"] != "higgsml_tes":
+if ANALYSIS.shared_fit:
 
     include: "workflow/rules/fit.smk"
+
 
 include: "workflow/rules/toys.smk"
 

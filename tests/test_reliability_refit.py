@@ -361,7 +361,7 @@ CONFIG_CASES: dict[str, tuple[Callable[[], dict[str, Any]], str, Any, str]] = {
     "cms_symmetrize_normfactor": (lambda: _raw("config.yaml"), "fit.symmetrize", ["qcd_norm"],
                                   "fit.symmetrize: 'qcd_norm' is a normfactor of the CMS fit model"),
     "higgsml_smoothing": (lambda: _raw("higgsml_tes_quick.yaml"), "fit.smoothing", ["tes"],
-                          "fit.smoothing: analysis higgsml_tes has no template fit"),
+                          "fit: analysis higgsml_tes does not read this section"),
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +163,42 @@ def test_tiny_cms_workflow_end_to_end(tiny_cms_run):
     comp = json.loads((out / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "aware", "inferno"]
     assert_results_contract(out, FIT_STAGE_FILES | {"data_truth"})
+
+
+def _planned_rules(repo, cfg: dict, folder: Path) -> set[str]:
+    """The rules a dry run of ``cfg`` would run (nothing to be done: an empty set)."""
+    path = folder / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--configfile", str(path)],
+                         cwd=repo, capture_output=True, text=True, timeout=300, env=snakemake_env())
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    return {m.group(1) for m in re.finditer(r"^(?:local)?(?:rule|checkpoint) (\w+):$", res.stdout, re.M)}
+
+
+@pytest.mark.workflow
+def test_a_changed_key_reruns_only_the_stages_that_read_it(repo, tiny_cms_run):
+    """Each rule depends on its stage's config keys only (src/sysaware/stages.py): after the tiny run,
+    a dry run with one key changed plans the stages that read it and what follows, nothing else."""
+    folder = tiny_cms_run.parent.parent
+    cfg = yaml.safe_load((folder / "cms.yaml").read_text())
+    assert _planned_rules(repo, cfg, folder) <= {"run_config", "all"}  # the same config: nothing to redo
+    events = {"cms_generate", "cms_ingest"}
+    fit_stage = {"cms_fit_inputs", "fit_results", "fit_scan", "fit_ranking", "fit_plots", "comparison"}
+    changed = copy.deepcopy(cfg)
+    changed["training"]["epochs"] += 1  # a training key: every training, then its fit; never the events
+    plan = _planned_rules(repo, changed, folder)
+    assert "cms_train" in plan and fit_stage <= plan and not plan & events, plan
+    changed = copy.deepcopy(cfg)
+    changed["fit"] = {"prune_threshold": 0.02}  # a fit option: the fit stage only
+    plan = _planned_rules(repo, changed, folder)
+    assert fit_stage <= plan and not plan & (events | {"cms_train"}), plan
+    changed = copy.deepcopy(cfg)
+    changed["cms"]["norm_systematics"]["lumi"]["size"] = 0.03  # the fit model (INFERNO's loss too): not the events
+    plan = _planned_rules(repo, changed, folder)
+    assert {"cms_train", "cms_fit_inputs"} <= plan and not plan & events, plan
+    changed = copy.deepcopy(cfg)
+    changed["cms"]["lumi_pb"] += 1.0  # the events themselves: everything
+    assert events | {"cms_train"} | fit_stage <= _planned_rules(repo, changed, folder)
 
 
 @pytest.mark.workflow

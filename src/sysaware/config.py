@@ -18,7 +18,7 @@ import yaml
 
 from .config_checks import ConfigError, check_config
 
-__all__ = ["SCHEMA", "ConfigError", "load_config", "schema_path"]
+__all__ = ["SCHEMA", "ConfigError", "load_config", "prepare_config", "schema_path"]
 
 _FILES = contextlib.ExitStack()
 atexit.register(_FILES.close)
@@ -52,12 +52,56 @@ def _schema_message(err: Exception) -> str:
     return f"{key}: {cause.message}" if key else cause.message
 
 
-def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]:
-    """Read a config YAML with ``yaml.safe_load``, validate it (filling defaults) and check its
-    cross-references (:func:`sysaware.config_checks.check_config`)."""
-    from snakemake.utils import validate
-    from snakemake.exceptions import WorkflowError
+def prepare_config(cfg: dict[str, Any], schema: str | Path = SCHEMA) -> dict[str, Any]:
+    """Check and complete ``cfg`` in place, as the Snakefile and :func:`load_config` do; returns it.
 
+    1. the configured analysis reads every section given (:attr:`~sysaware.analyses.Analysis.sections`):
+       another analysis's section is an error naming it;
+    2. the schema (defaults filled in);
+    3. every method given under ``methods`` is one the analysis can train (its data provide what
+       the method needs, :mod:`sysaware.train.methods`);
+    4. only the analysis's own sections and methods are kept (no other's defaults);
+    5. the cross-references (:func:`sysaware.config_checks.check_config`).
+
+    Raises:
+        ConfigError: naming the key at fault.
+    """
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    from .analyses import ANALYSES, COMMON_SECTIONS
+
+    name = cfg.get("analysis")
+    if name not in ANALYSES:
+        raise ConfigError(f"analysis: {name!r} not in {sorted(ANALYSES)}")
+    entry = ANALYSES[name]
+    reads = set(COMMON_SECTIONS) | set(entry.sections)
+    with open(schema) as fh:
+        known = set(yaml.safe_load(fh)["properties"])
+    for key in cfg:
+        if key in known and key not in reads:
+            raise ConfigError(f"{key}: analysis {name} does not read this section (it reads "
+                              f"{', '.join(k for k in known if k in reads)})")
+    given_methods = list(cfg.get("methods") or {})
+    try:
+        validate(cfg, schema=str(schema), set_default=True)
+    except WorkflowError as err:
+        raise ConfigError(_schema_message(err)) from err
+    if "methods" in reads:
+        can = entry.training_methods(cfg)
+        for method in given_methods:
+            if method not in can:
+                raise ConfigError(f"methods.{method}: analysis {name} cannot train {method} "
+                                  f"(its data do not give what it needs; it trains {can})")
+        cfg["methods"] = {m: v for m, v in cfg["methods"].items() if m in can}
+    for key in [k for k in cfg if k not in reads]:
+        del cfg[key]
+    check_config(cfg)
+    return cfg
+
+
+def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]:
+    """Read a config YAML with ``yaml.safe_load`` and :func:`prepare_config` it; errors name the file."""
     try:
         with open(path) as fh:
             cfg = yaml.safe_load(fh)
@@ -70,11 +114,6 @@ def load_config(path: str | Path, schema: str | Path = SCHEMA) -> dict[str, Any]
     if not isinstance(cfg, dict):
         raise ConfigError(f"config file {path}: top level must be a mapping of keys, not a {type(cfg).__name__}")
     try:
-        validate(cfg, schema=str(schema), set_default=True)
-    except WorkflowError as err:
-        raise ConfigError(f"config file {path}: {_schema_message(err)}") from err
-    try:
-        check_config(cfg)
+        return prepare_config(cfg, schema)
     except ConfigError as err:
         raise ConfigError(f"config file {path}: {err}") from err
-    return cfg

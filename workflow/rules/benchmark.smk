@@ -1,9 +1,12 @@
-# The INFERNO paper's synthetic benchmark: data -> BCE / INFERNO trainings -> evaluation -> table.
+# The INFERNO paper's synthetic benchmark: data -> every method's trainings -> evaluation -> table.
+
+
+include: "inputs/benchmark.smk"
 
 
 rule benchmark_data:
     input:
-        config=rules.run_config.output[0],
+        config=data_config,
     output:
         f"{RESULTS}/data/mixture.npz",
     params:
@@ -24,7 +27,7 @@ rule benchmark_data:
 
 rule benchmark_train:
     input:
-        config=rules.run_config.output[0],
+        config=train_config,
         data=rules.benchmark_data.output[0],
     output:
         model=f"{RESULTS}/models/{{method}}/repeat{{repeat}}.pt",
@@ -54,7 +57,7 @@ rule benchmark_train:
 
 rule benchmark_evaluate:
     input:
-        config=rules.run_config.output[0],
+        config=train_config,
         data=rules.benchmark_data.output[0],
         model=rules.benchmark_train.output.model,
     output:
@@ -81,7 +84,7 @@ rule benchmark_evaluate:
 
 rule benchmark_paper_table:
     input:
-        config=rules.run_config.output[0],
+        config=table_config,
         reference=f"{config['reference_dir']}/inferno_paper_table.json",
         data=rules.benchmark_data.output[0],
         evals=benchmark_evaluations,
@@ -121,7 +124,7 @@ rule benchmark_paper_table:
 checkpoint benchmark_fit_inputs:
     # a checkpoint: the impact jobs are one per nuisance left in the (pruned) workspace
     input:
-        config=rules.run_config.output[0],
+        config=fit_inputs_config,
         data=rules.benchmark_data.output[0],
         model=f"{RESULTS}/models/{{method}}/repeat0.pt",
     output:
@@ -145,3 +148,7 @@ checkpoint benchmark_fit_inputs:
     shell:
         "python {params.script:q} --config {input.config:q} --data {input.data:q} --model {input.model:q}"
         " --threads {threads} --workspace {output.workspace:q} --info {output.info:q} --pruning {output.pruning:q} 2> {log:q}"
+
+
+# the checkpoint whose workspace the shared fit stage reads (fit.smk, common.smk fit_impacts)
+WORKSPACE_CHECKPOINT = checkpoints.benchmark_fit_inputs

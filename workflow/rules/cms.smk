@@ -1,10 +1,13 @@
-# CMS ttbar -> tau_h + jets on NanoAOD: (generator ->) ingestion per sample -> BCE / INFERNO
-# trainings -> templates and workspace per method (the fit stage of fit.smk takes over).
+# CMS ttbar -> tau_h + jets on NanoAOD: (generator ->) ingestion per sample -> every method's
+# training -> templates and workspace per method (the fit stage of fit.smk takes over).
+
+
+include: "inputs/cms.smk"
 
 
 rule cms_generate:
     input:
-        config=rules.run_config.output[0],
+        config=data_config,
     output:
         files=expand(f"{RESULTS}/generated/{{process}}.root", process=cms_generated_processes()),
         samples=f"{RESULTS}/generated/samples.json",
@@ -28,7 +31,7 @@ rule cms_generate:
 
 rule cms_ingest:
     input:
-        config=rules.run_config.output[0],
+        config=data_config,
         files=cms_sample_files,
     output:
         npz=f"{RESULTS}/ingested/{{sample}}.npz",
@@ -53,7 +56,7 @@ rule cms_ingest:
 
 rule cms_train:
     input:
-        config=rules.run_config.output[0],
+        config=train_config,
         ingested=cms_ingested(),
     output:
         model=f"{RESULTS}/models/{{method}}/repeat0.pt",
@@ -83,7 +86,7 @@ rule cms_train:
 checkpoint cms_fit_inputs:
     # a checkpoint: the impact jobs are one per nuisance left in the (pruned) workspace
     input:
-        config=rules.run_config.output[0],
+        config=fit_inputs_config,
         ingested=cms_ingested(),
         model=rules.cms_train.output.model,
     output:
@@ -107,3 +110,7 @@ checkpoint cms_fit_inputs:
     shell:
         "python {params.script:q} --config {input.config:q} --model {input.model:q} --ingested {input.ingested:q}"
         " --workspace {output.workspace:q} --info {output.info:q} --pruning {output.pruning:q} 2> {log:q}"
+
+
+# the checkpoint whose workspace the shared fit stage reads (fit.smk, common.smk fit_impacts)
+WORKSPACE_CHECKPOINT = checkpoints.cms_fit_inputs

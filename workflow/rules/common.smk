@@ -7,12 +7,12 @@ from snakemake.logging import logger
 
 # light modules only: parsing the Snakefile imports neither torch nor pyhf (tests/test_structure.py)
 from sysaware.analyses import analysis
-from sysaware.benchmark import methods as benchmark_methods
-from sysaware.cms import methods as cms_methods
-from sysaware.cms.ingestion.remote import rule_inputs as cms_rule_inputs
-from sysaware.higgsml import methods as higgsml_methods
-from sysaware.refit.entries import refit_input_files
 from sysaware.run_guard import guard_results_folder
+from sysaware.stages import STAGES, canonical, stage_config
+from sysaware.train.methods import parse_model_name
+
+# the configured analysis's entry in the registry (src/sysaware/<analysis>/analysis.py)
+ANALYSIS = analysis(config["analysis"])
 
 RESULTS = f"{config['results_dir']}/{config['analysis']}"
 LOGS = f"{RESULTS}/logs"
@@ -24,21 +24,6 @@ SCRIPTS = f"{workflow.basedir}/scripts"
 RUN_LOCK = guard_results_folder(RESULTS, workflow.is_main_process, sys.argv, logger)
 
 
-def repeats():
-    """Indices of the repeated trainings."""
-    return list(range(config["benchmark"]["n_repeats"]))
-
-
-def benchmark_evaluations(wildcards):
-    """Every evaluation the paper table aggregates."""
-    return expand(
-        f"{RESULTS}/eval/{{method}}/repeat{{repeat}}.json",
-        method=benchmark_methods.method_names(config),
-        repeat=repeats(),
-    )
-
-
-# figures of every fit (results contract, docs/results.md)
 FIT_FIGURES = (
     "pulls.png",
     "ranking.png",
@@ -57,100 +42,73 @@ def output_folder(wildcards, output):
 
 def fit_methods():
     """What is fitted: every trained model (repeat 0), or every entry of refit.fits (src/sysaware/analyses.py)."""
-    return analysis(config["analysis"]).methods(config)
+    return ANALYSIS.methods(config)
 
 
-def cms_generated_processes():
-    """Generator processes the cms samples read."""
-    return [s["generated"] for s in config["cms"]["samples"] if "generated" in s]
+# ---- the config, one slice per stage: a rule reads the keys of its stage only, so changing a
+# training key reruns training and what follows, never the events; a fit option, the fit stage only
+# (src/sysaware/stages.py)
 
 
-def cms_sample_files(wildcards):
-    """Input files of one cms sample: its local files; its URLs too with cms.remote_inputs stage,
-    fetched by Snakemake's storage plugins (storage.http / storage.xrootd) before the job.
-    With cms.remote_inputs direct (default) the job reads the URLs itself."""
-    for s in config["cms"]["samples"]:
-        if s["name"] == wildcards.sample:
-            if "generated" in s:
-                return [f"{RESULTS}/generated/{s['generated']}.root"]
-            mode = config["cms"].get("remote_inputs", "direct")
-            return [getattr(storage, p)(f) if p else f for p, f in cms_rule_inputs(s["files"], mode)]
-    raise ValueError(f"cms.samples has no sample {wildcards.sample!r}")
+def stage_file(stage, method=None):
+    """Path of the config slice of one stage (and one method: its own options only)."""
+    return f"{RESULTS}/config/{stage}.json" if method is None else f"{RESULTS}/config/{stage}/{method}.json"
 
 
-def cms_ingest_threads():
-    """Cores of one ingestion job: those of its local Dask cluster (cms.executor dask), else 1."""
-    if config["cms"].get("executor", "iterative") != "dask":
-        return 1
-    from sysaware.cms.ingestion.distributed import DaskOptions
-
-    return max(1, DaskOptions.from_config(config["cms"].get("dask", {})).local_threads)
+def stage_slice(wildcards):
+    """The content of one config slice (the params of stage_config, which reruns when the slice changes)."""
+    method = wildcards.get("method")
+    return stage_config(config, ANALYSIS, wildcards.stage, None if not method else training_method(method))
 
 
-def cms_ingested():
-    """Ingested arrays of every cms sample."""
-    return expand(f"{RESULTS}/ingested/{{sample}}.npz", sample=[s["name"] for s in config["cms"]["samples"]])
+def training_method(model):
+    """The method of a model name (``inferno_bm4`` -> ``inferno``), or the name itself (a refit entry)."""
+    if ANALYSIS.capabilities is None:
+        return model
+    return parse_model_name(config, model, ANALYSIS.training_capabilities(config), ANALYSIS_VARIANTS)[0].name
 
 
-def refit_histogram_files(wildcards):
-    """Local ROOT files one refit entry reads (a missing one stops the run before any job)."""
-    return refit_input_files(config["refit"]["fits"][wildcards.method], config.get("fit", {}).get("symmetrize", []))
+def data_config(wildcards):
+    """Config slice of the stage that makes the events."""
+    return stage_file("data")
 
 
-def workspace_checkpoint():
-    """The checkpoint that writes fit/{method}/workspace.json for this analysis."""
-    if config["analysis"] == "refit":
-        return checkpoints.refit_workspace
-    if config["analysis"] == "cms_ttbar_taujets":
-        return checkpoints.cms_fit_inputs
-    return checkpoints.benchmark_fit_inputs
+def train_config(wildcards):
+    """Config slice of one model's training and evaluation."""
+    return stage_file("train", wildcards.get("method") or wildcards.get("model"))
+
+
+def fit_inputs_config(wildcards):
+    """Config slice of one method's templates and workspace."""
+    return stage_file("fit_inputs", wildcards.method)
+
+
+def table_config(wildcards):
+    """Config slice of the tables that read every model."""
+    return stage_file("table")
 
 
 def fit_impacts(wildcards):
     """Impact JSONs of one method, one per nuisance of its (pruned) workspace."""
     from sysaware.fit import nuisance_names  # heavy (pyhf, cabinetry): only once a workspace exists
 
-    path = workspace_checkpoint().get(method=wildcards.method).output.workspace
+    path = WORKSPACE_CHECKPOINT.get(method=wildcards.method).output.workspace
     with open(path) as fh:
         names = nuisance_names(json.load(fh))
     return expand(f"{RESULTS}/fit/{wildcards.method}/impacts/{{parameter}}.json", parameter=names)
 
 
-# the model names of each analysis's training rules (methods of sysaware.train.methods)
-HIGGSML_MODEL_PATTERN = higgsml_methods.model_pattern(config) if config["analysis"] == "higgsml_tes" else "(?!)"
-BENCHMARK_MODEL_PATTERN = benchmark_methods.model_pattern(config) if config["analysis"] == "inferno_benchmark" else "(?!)"
-CMS_MODEL_PATTERN = cms_methods.model_pattern(config) if config["analysis"] == "cms_ttbar_taujets" else "(?!)"
 
 
-def higgsml_local_input(wildcards):
-    """The HiggsML file when it is local (a URL is read by the job itself)."""
-    path = config["higgsml"]["input"]
-    return [] if "://" in path else [path]
-
-
-def higgsml_evaluations():
-    """Evaluation JSON of every trained HiggsML model."""
-    return expand(f"{RESULTS}/eval/{{model}}.json", model=higgsml_methods.model_names(config))
-
-
-# per method, what the fit stage writes into fit/<method>/ (results contract): every file is a target
-# of rule all, so a deleted one is rebuilt
 FIT_CONTRACT = ("workspace.json", "pruning.json", "fit_results.json", "scan.json", "ranking.json", *FIT_FIGURES)
 
 
 def contract_targets():
-    """Every file of the configured analysis's results contract."""
-    analysis = config["analysis"]
-    comparison = [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")]
-    if analysis == "higgsml_tes":
-        fits = expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=higgsml_methods.method_names(config))
-        return comparison + [f"{RESULTS}/profile_scans.png", f"{RESULTS}/prepared/summary.json"] + fits
-    if analysis not in ("inferno_benchmark", "refit", "cms_ttbar_taujets"):
-        raise ValueError(f"analysis {analysis!r} has no rules")
-    fits = expand(f"{RESULTS}/fit/{{method}}/{{file}}", method=fit_methods(), file=FIT_CONTRACT)
-    out = [f"{RESULTS}/config.json"] + fits + comparison + [f"{RESULTS}/comparison_scans.png"]
-    if analysis == "inferno_benchmark":
-        out += [f"{RESULTS}/paper_table.{ext}" for ext in ("json", "md", "png")]
+    """Every file of the configured analysis's results contract (docs/results.md)."""
+    out = [f"{RESULTS}/config.json"] + [f"{RESULTS}/{path}" for path in ANALYSIS.result_files(config)]
+    if ANALYSIS.shared_fit:
+        out += expand(f"{RESULTS}/fit/{{method}}/{{file}}", method=fit_methods(), file=FIT_CONTRACT)
+        out += [f"{RESULTS}/comparison.{ext}" for ext in ("json", "md")] + [f"{RESULTS}/comparison_scans.png"]
     return out
 
 

@@ -3,9 +3,12 @@
 # -> comparison.json/.md, the -2 delta ln L figure and fit/<method>/fit_results.json.
 
 
+include: "inputs/higgsml.smk"
+
+
 rule higgsml_prepare:
     input:
-        config=rules.run_config.output[0],
+        config=data_config,
         events=higgsml_local_input,
     output:
         events=f"{RESULTS}/prepared/events.npz",
@@ -28,7 +31,7 @@ rule higgsml_prepare:
 
 rule higgsml_train:
     input:
-        config=rules.run_config.output[0],
+        config=train_config,
         events=rules.higgsml_prepare.output.events,
     output:
         model=f"{RESULTS}/models/{{model}}.pt",
@@ -56,7 +59,7 @@ rule higgsml_train:
 
 rule higgsml_evaluate:
     input:
-        config=rules.run_config.output[0],
+        config=train_config,
         events=rules.higgsml_prepare.output.events,
         model=rules.higgsml_train.output.model,
     output:
@@ -82,7 +85,7 @@ rule higgsml_evaluate:
 
 rule higgsml_comparison:
     input:
-        config=rules.run_config.output[0],
+        config=table_config,
         evals=higgsml_evaluations(),
     output:
         json=f"{RESULTS}/comparison.json",

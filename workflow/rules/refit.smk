@@ -2,10 +2,13 @@
 # of refit.fits is fitted as a "method" by the rules of fit.smk.
 
 
+include: "inputs/refit.smk"
+
+
 checkpoint refit_workspace:
     # a checkpoint: the impact jobs are one per nuisance left in the (pruned) workspace
     input:
-        config=rules.run_config.output[0],
+        config=fit_inputs_config,
         histograms=refit_histogram_files,
     output:
         workspace=f"{RESULTS}/fit/{{method}}/workspace.json",
@@ -25,3 +28,7 @@ checkpoint refit_workspace:
     shell:
         "python {params.script:q} --config {input.config:q} --fit {wildcards.method:q}"
         " --workspace {output.workspace:q} --pruning {output.pruning:q} 2> {log:q}"
+
+
+# the checkpoint whose workspace the shared fit stage reads (fit.smk, common.smk fit_impacts)
+WORKSPACE_CHECKPOINT = checkpoints.refit_workspace

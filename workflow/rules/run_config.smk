@@ -4,13 +4,16 @@
 # repository (its git commit) is, instead of waiting in the queue.
 localrules:
     run_config,
+    stage_config,
+    stage_config_method,
 
 
 rule run_config:
     output:
         f"{RESULTS}/config.json",
     params:
-        config=config,
+        # its keys in sorted order: the file's own order of keys is not a change
+        config=canonical(config),
     log:
         f"{LOGS}/run_config.log",
     benchmark:
@@ -23,3 +26,35 @@ rule run_config:
         "../../envs/sysaware.yaml"
     script:
         "../../scripts/run_config.py"
+
+
+rule stage_config:
+    # the keys one stage reads (src/sysaware/stages.py): rerun, and the file rewritten, only when
+    # they change (params), so a rule downstream reruns only when its own keys change
+    output:
+        f"{RESULTS}/config/{{stage}}.json",
+    wildcard_constraints:
+        stage="|".join(STAGES),
+    params:
+        slice=stage_slice,
+    log:
+        f"{LOGS}/config_{{stage}}.log",
+    benchmark:
+        f"{BENCH}/config_{{stage}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/sysaware.yaml"
+    script:
+        "../../scripts/stage_config.py"
+
+
+use rule stage_config as stage_config_method with:
+    output:
+        f"{RESULTS}/config/{{stage}}/{{method}}.json",
+    log:
+        f"{LOGS}/config_{{stage}}_{{method}}.log",
+    benchmark:
+        f"{BENCH}/config_{{stage}}_{{method}}.tsv"
