@@ -55,10 +55,14 @@ def stage_file(stage, method=None):
     return f"{RESULTS}/config/{stage}.json" if method is None else f"{RESULTS}/config/{stage}/{method}.json"
 
 
+# config/<stage>.json, or config/<stage>/<method>.json
+STAGE_PATTERN = "|".join(STAGES) + "|(?:" + "|".join(STAGES) + ")/[^/]+"
+
+
 def stage_slice(wildcards):
     """The content of one config slice (the params of stage_config, which reruns when the slice changes)."""
-    method = wildcards.get("method")
-    return stage_config(config, ANALYSIS, wildcards.stage, None if not method else training_method(method))
+    stage, _, method = wildcards.part.partition("/")
+    return stage_config(config, ANALYSIS, stage, training_method(method) if method else None)
 
 
 def training_method(model):

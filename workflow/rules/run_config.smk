@@ -5,7 +5,6 @@
 localrules:
     run_config,
     stage_config,
-    stage_config_method,
 
 
 rule run_config:
@@ -29,18 +28,19 @@ rule run_config:
 
 
 rule stage_config:
-    # the keys one stage reads (src/sysaware/stages.py): rerun, and the file rewritten, only when
-    # they change (params), so a rule downstream reruns only when its own keys change
+    # the keys one stage reads (src/sysaware/stages.py), in config/<stage>.json or, for one method's
+    # stages, config/<stage>/<method>.json: rerun, and the file rewritten, only when they change
+    # (params), so a rule downstream reruns only when its own keys change
     output:
-        f"{RESULTS}/config/{{stage}}.json",
+        f"{RESULTS}/config/{{part}}.json",
     wildcard_constraints:
-        stage="|".join(STAGES),
+        part=STAGE_PATTERN,
     params:
         slice=stage_slice,
     log:
-        f"{LOGS}/config_{{stage}}.log",
+        f"{LOGS}/config/{{part}}.log",
     benchmark:
-        f"{BENCH}/config_{{stage}}.tsv"
+        f"{BENCH}/config/{{part}}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -49,12 +49,3 @@ rule stage_config:
         "../../envs/sysaware.yaml"
     script:
         "../../scripts/stage_config.py"
-
-
-use rule stage_config as stage_config_method with:
-    output:
-        f"{RESULTS}/config/{{stage}}/{{method}}.json",
-    log:
-        f"{LOGS}/config_{{stage}}_{{method}}.log",
-    benchmark:
-        f"{BENCH}/config_{{stage}}_{{method}}.tsv"
