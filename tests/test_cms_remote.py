@@ -132,7 +132,7 @@ def test_snakemake_stages_https_inputs_and_ingests_the_local_copy(served, tmp_pa
     assert meta["staged_from"] == [url]
     assert ".snakemake/storage/http/127.0.0.1" in meta["files"][0] and "://" not in meta["files"][0]
     # the job read the copy: its result is the local file's
-    run_cfg = json.loads((target.parents[1] / "config.json").read_text())["config"]
+    run_cfg = json.loads((target.parents[1] / "config" / "data.json").read_text())["config"]
     local = ingest(run_cfg, "ttbar", "unused", files=[str(path)])
     got = load_ingested(target)
     for var, arrays in local.arrays.items():

@@ -59,7 +59,10 @@ def test_stage_slices_leave_out_what_a_stage_does_not_read():
     cfg = load_config(REPO / "config" / "config.yaml")
     entry = analyses.analysis("cms_ttbar_taujets")
     data = stage_config(cfg, entry, "data")
-    assert set(data) == {"analysis", "seed", "results_dir", "cms"} and "norm_systematics" not in data["cms"]
+    assert set(data) == {"analysis", "seed", "cms"} and "norm_systematics" not in data["cms"]
+    # the same config in another results folder: the same slices
+    moved = copy.deepcopy(cfg) | {"results_dir": "/elsewhere"}
+    assert all(stage_config(moved, entry, s) == stage_config(cfg, entry, s) for s in STAGES)
     train = stage_config(cfg, entry, "train", "inferno")
     assert "fit" not in train and list(train["methods"]) == ["inferno"] and "norm_systematics" in train["cms"]
     fit = stage_config(cfg, entry, "fit_inputs", "bce")

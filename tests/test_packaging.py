@@ -7,6 +7,7 @@ downloaded again) and validates a config there, from a folder outside the reposi
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sysaware.config import SCHEMA, schema_path
+from sysaware.config import SCHEMA, prepare_config, schema_path
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = ("config.schema.yaml", "results.schema.json")
@@ -29,7 +30,9 @@ def test_the_snakefile_validates_against_the_package_schema():
     assert SCHEMA == schema_path("config.schema.yaml") and SCHEMA.is_file()
     assert SCHEMA.parent == REPO / "src" / "sysaware" / "schemas"
     snakefile = (REPO / "Snakefile").read_text()
-    assert "from sysaware.config import SCHEMA" in snakefile and "schema=str(SCHEMA)" in snakefile
+    # the Snakefile validates through prepare_config, whose schema is the package's
+    assert "from sysaware.config import prepare_config" in snakefile and "prepare_config(config)" in snakefile
+    assert inspect.signature(prepare_config).parameters["schema"].default == SCHEMA
     # tracked and new (not ignored) files
     tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard",
                               "*.schema.yaml", "*.schema.json"], cwd=REPO,

@@ -115,7 +115,7 @@ def test_concurrent_run_refused_kill_9_stops_the_jobs_and_the_rerun_resumes(tmp_
 
         # a second writer of the same model (what an orphaned job of a killed run would be)
         writer = subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "benchmark_train.py"), "--config", str(out / "config.json"),
+            [sys.executable, str(REPO / "scripts" / "benchmark_train.py"), "--config", str(out / "config" / "train" / "bce.json"),
              "--data", str(out / "data" / "mixture.npz"), "--method", "bce", "--repeat", "0",
              "--out", str(model), "--history", str(tmp_path / "history.json")],
             capture_output=True, text=True, timeout=300, env=snakemake_env())

@@ -93,7 +93,7 @@ BROKEN = [
     ("pruning", _set(["modifiers", 0, "type"], "shapesys"), r"modifiers\[0\].type"),
     ("comparison", lambda d: d["methods"][1].pop("expected"), r"methods\[1\]: 'expected' is a required property"),
     ("comparison", _set(["methods", 0, "ratio_to_bce"], "NaN"), r"methods\[0\].ratio_to_bce: 'NaN'"),
-    ("run_record", _set(["config", "training", "n_bin"], 3), "config.training: .*'n_bin' was unexpected"),
+    ("run_record", _set(["config", "fit", "prune_thresh"], 3), "config.fit: .*'prune_thresh' was unexpected"),
     ("run_record", _set(["git_commit"], "abc"), "git_commit"),
 ]
 

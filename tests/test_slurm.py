@@ -46,7 +46,7 @@ TINY["benchmark"]["n_repeats"] = 1
 TINY["methods"]["aware"] = {"enabled": False}  # the Slurm test runs the five jobs of bce and INFERNO only
 # the INFERNO model's evaluation and its fit (the checkpoint that builds the workspace, then the fit)
 TARGETS = (f"eval/{METHOD}/repeat0.json", f"fit/{METHOD}/fit_results.json")
-# what must go through the scheduler (run_config is a local rule)
+# what must go through the scheduler (the config slices of stage_config are local)
 CLUSTER_JOBS = {"benchmark_data": 1, "benchmark_train": 1, "benchmark_evaluate": 1,
                 "benchmark_fit_inputs": 1, "fit_results": 1}
 
@@ -158,7 +158,7 @@ def test_tiny_benchmark_through_slurm_equals_local_run(repo, tmp_path, slurm_clu
     listed = {j["jobid"]: j for j in jobs(log)}
     submitted = slurm_submissions(log)
     assert collections.Counter(listed[j]["rule"] for j in submitted) == CLUSTER_JOBS, log[-4000:]
-    assert {j["rule"] for j in listed.values() if j["local"]} == {"run_config"}
+    assert {j["rule"] for j in listed.values() if j["local"]} == {"stage_config"}
     rows = _sacct(run_id, len(submitted))
     print("sacct:", *("|".join(r.values()) for r in rows), sep="\n  ")
     assert sorted(int(r["JobID"]) for r in rows) == sorted(submitted.values())

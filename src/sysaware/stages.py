@@ -18,7 +18,8 @@ stage          rules                                                   leaves ou
 ``table``      the tables over every model (paper table, comparison)   ``fit``
 =============  ======================================================  ==========================
 
-Every slice leaves out ``threads`` (the rules pass it) and, but for the table,
+Every slice leaves out ``threads`` (the rules pass it), ``results_dir`` (the rules pass the paths:
+the same config in another folder gives the same slices, byte for byte) and, but for the table,
 ``reference_dir``; the analysis adds fit-only keys of its own section
 (:attr:`~sysaware.analyses.Analysis.stage_excludes`).  ``results/<analysis>/config.json`` stays
 the whole provenance record.
@@ -33,10 +34,10 @@ from typing import Any
 STAGES = ("data", "train", "fit_inputs", "table")
 #: dotted keys every analysis's stages leave out
 EXCLUDES: dict[str, tuple[str, ...]] = {
-    "data": ("threads", "reference_dir", "training", "methods", "fit"),
-    "train": ("threads", "reference_dir", "fit"),
-    "fit_inputs": ("threads", "reference_dir"),
-    "table": ("threads", "fit"),
+    "data": ("threads", "results_dir", "reference_dir", "training", "methods", "fit"),
+    "train": ("threads", "results_dir", "reference_dir", "fit"),
+    "fit_inputs": ("threads", "results_dir", "reference_dir"),
+    "table": ("threads", "results_dir", "fit"),
 }
 
 
