@@ -25,6 +25,7 @@ ap.add_argument("--analysis", required=True)
 ap.add_argument("--fits", nargs="+", required=True, help="fit/<method>/fit_results.json")
 ap.add_argument("--scans", nargs="+", required=True, help="fit/<method>/scan.json")
 ap.add_argument("--rankings", nargs="*", default=[], help="fit/<method>/ranking.json")
+ap.add_argument("--grid-fits", nargs="*", default=[], help="fit/<method>/grid_fit.json (templates rebuilt on a nuisance grid)")
 ap.add_argument("--json", required=True)
 ap.add_argument("--md", required=True)
 ap.add_argument("--png", required=True)
@@ -36,7 +37,7 @@ impacts = {
     m: {lab: 0.5 * (abs(u) + abs(d)) for lab, u, d in zip(r["labels"], r["postfit_up"], r["postfit_down"])}
     for m, r in rankings.items()
 }
-table = comparison_table(a.analysis, _by_method(a.fits), impacts or None)
+table = comparison_table(a.analysis, _by_method(a.fits), impacts or None, _by_method(a.grid_fits) or None)
 plot_scans(_by_method(a.scans), a.png)
 atomic_write_text(a.md, comparison_markdown(table))
 write_json(a.json, table)

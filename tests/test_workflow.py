@@ -162,7 +162,12 @@ def test_tiny_cms_workflow_end_to_end(tiny_cms_run):
         assert {"jes", "tes", "lumi", "xsec_ttbar"} <= impacts
     comp = json.loads((out / "comparison.json").read_text())
     assert [m["method"] for m in comp["methods"]] == ["bce", "aware", "inferno"]
-    assert_results_contract(out, FIT_STAGE_FILES | {"data_truth"})
+    # the parameterised f(x, JES): also fitted with templates and data rebuilt at JES = -1, 0, +1 sigma
+    grid = json.loads((out / "fit" / "aware" / "grid_fit.json").read_text())
+    assert grid["grid"] == grid["grid"] | {"nuisance": "jes", "nodes": [-1.0, 0.0, 1.0]} and "jes" in grid["labels"]
+    assert grid["minos"][0] < 0 <= grid["minos"][1] and grid["stat_only_minos"][1] <= grid["minos"][1] * 1.001
+    assert [r["method"] for r in comp["grid_fits"]] == ["aware"]
+    assert_results_contract(out, FIT_STAGE_FILES | {"data_truth", "grid_fit"})
 
 
 def _planned_rules(repo, cfg: dict, folder: Path) -> set[str]:

@@ -24,10 +24,14 @@ def comparison_table(
     analysis: str,
     fits: Mapping[str, Mapping[str, Any]],
     impacts: Mapping[str, Mapping[str, float]] | None = None,
+    grid_fits: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``comparison.json``: one row per method, BCE first when present.
 
-    ``impacts[method][parameter]`` is the symmetrised post-fit impact on the POI.
+    ``impacts[method][parameter]`` is the symmetrised post-fit impact on the POI.  ``grid_fits``:
+    the fits of summaries that take a nuisance as an input, with templates and data rebuilt on a
+    grid of it (``fit/<method>/grid_fit.json``), listed apart as ``grid_fits`` with their ratio to
+    BCE's ordinary fit.
     """
     order = sorted(fits, key=lambda m: (m != "bce", m))
     rows = []
@@ -49,6 +53,17 @@ def comparison_table(
             suffix = "" if key == "poi_uncertainty" else "_expected"
             r[f"ratio_to_bce{suffix}"] = r[key] / ref[key] if ref else None
     out: dict[str, Any] = {"analysis": analysis, "poi": next(iter(fits.values()))["poi"], "methods": rows}
+    if grid_fits:
+        grid_rows = []
+        for m, f in sorted(grid_fits.items()):
+            row = {"method": m, "nuisance": f["grid"]["nuisance"], "nodes": list(f["grid"]["nodes"]),
+                   "poi_bestfit": float(f["bestfit"]), "poi_uncertainty": half_width(f["minos"]),
+                   "stat_only": half_width(f["stat_only_minos"]), "expected": half_width(f["asimov_minos"]),
+                   "warnings": list(f.get("warnings", []))}
+            row["ratio_to_bce"] = row["poi_uncertainty"] / ref["poi_uncertainty"] if ref else None
+            row["ratio_to_bce_expected"] = row["expected"] / ref["expected"] if ref else None
+            grid_rows.append(row)
+        out["grid_fits"] = grid_rows
     if impacts:
         params = sorted({p for imp in impacts.values() for p in imp})
         out["impacts"] = {p: {m: impacts[m].get(p) for m in order if m in impacts} for p in params}
@@ -71,7 +86,17 @@ def comparison_markdown(table: Mapping[str, Any]) -> str:
             f"| {r['method']} | {num(r['poi_bestfit'])} | {num(r['poi_uncertainty'])} | {num(r['stat_only'])} | "
             f"{num(r['expected'])} | {num(r['ratio_to_bce'], '.3f')} | {num(r['ratio_to_bce_expected'], '.3f')} |\n"
         )
-    warned = [r for r in table["methods"] if r["warnings"]]
+    if table.get("grid_fits"):
+        s += ("\nSummaries that take a nuisance as an input, fitted with their templates and the data histogram "
+              "rebuilt at each hypothesised value of it (the rows above evaluate them at its nominal value):\n\n")
+        s += "| method | nuisance (nodes) | best fit | full | stat-only | expected (Asimov) | full / BCE | expected / BCE |\n"
+        s += "|---|---|---|---|---|---|---|---|\n"
+        for r in table["grid_fits"]:
+            nodes = ", ".join(f"{z:g}" for z in r["nodes"])
+            s += (f"| {r['method']} | {r['nuisance']} ({nodes}) | {num(r['poi_bestfit'])} | {num(r['poi_uncertainty'])} | "
+                  f"{num(r['stat_only'])} | {num(r['expected'])} | {num(r['ratio_to_bce'], '.3f')} | "
+                  f"{num(r['ratio_to_bce_expected'], '.3f')} |\n")
+    warned = [r for r in table["methods"] + table.get("grid_fits", []) if r["warnings"]]
     for r in warned:
         s += f"\n{r['method']}: " + "; ".join(r["warnings"])
     if "impacts" in table:

@@ -60,7 +60,8 @@ _FIT_STAGE = (
 CONTRACT: dict[str, tuple[Entry, ...]] = {
     "inferno_benchmark": (*_RUN, *_FIT_STAGE, Entry("paper_table.json", "paper_table")),
     # data_truth.json exists where the pseudo-data are generated (not with real NanoAOD inputs)
-    "cms_ttbar_taujets": (*_RUN, *_FIT_STAGE, Entry("generated/data_truth.json", "data_truth", required=False)),
+    "cms_ttbar_taujets": (*_RUN, *_FIT_STAGE, Entry("generated/data_truth.json", "data_truth", required=False),
+                          Entry("fit/*/grid_fit.json", "grid_fit", required=False)),
     "refit": (*_RUN, *_FIT_STAGE),
     "higgsml_tes": (*_RUN, Entry("fit/*/fit_results.json", "higgsml_fit_results"),
                     Entry("comparison.json", "higgsml_comparison")),

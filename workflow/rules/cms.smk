@@ -112,5 +112,32 @@ checkpoint cms_fit_inputs:
         " --workspace {output.workspace:q} --info {output.info:q} --pruning {output.pruning:q} 2> {log:q}"
 
 
+rule cms_grid_fit:
+    # a summary with JES as an input: templates and data histogram rebuilt at JES = -1, 0, +1 sigma
+    input:
+        config=fit_inputs_config,
+        ingested=cms_ingested(),
+        model=rules.cms_train.output.model,
+    output:
+        f"{RESULTS}/fit/{{method}}/grid_fit.json",
+    wildcard_constraints:
+        method=CMS_MODEL_PATTERN,
+    params:
+        script=f"{SCRIPTS}/cms_grid_fit.py",
+    log:
+        f"{LOGS}/fit/{{method}}_grid_fit.log",
+    benchmark:
+        f"{BENCH}/fit/{{method}}_grid_fit.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    conda:
+        "../../envs/sysaware.yaml"
+    shell:
+        "python {params.script:q} --config {input.config:q} --model {input.model:q} --ingested {input.ingested:q}"
+        " --out {output:q} 2> {log:q}"
+
+
 # the checkpoint whose workspace the shared fit stage reads (fit.smk, common.smk fit_impacts)
 WORKSPACE_CHECKPOINT = checkpoints.cms_fit_inputs

@@ -92,6 +92,15 @@ def table_config(wildcards):
     return stage_file("table")
 
 
+# fits with templates and data rebuilt on a grid of a nuisance (an analysis's inputs may list some)
+GRID_FIT_FILES = []
+
+
+def grid_fits(wildcards):
+    """The grid fits the comparison lists beside the methods' fits."""
+    return GRID_FIT_FILES
+
+
 def fit_impacts(wildcards):
     """Impact JSONs of one method, one per nuisance of its (pruned) workspace."""
     from sysaware.fit import nuisance_names  # heavy (pyhf, cabinetry): only once a workspace exists

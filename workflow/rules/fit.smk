@@ -125,6 +125,7 @@ rule comparison:
         fits=expand(f"{RESULTS}/fit/{{method}}/fit_results.json", method=fit_methods()),
         scans=expand(f"{RESULTS}/fit/{{method}}/scan.json", method=fit_methods()),
         rankings=expand(f"{RESULTS}/fit/{{method}}/ranking.json", method=fit_methods()),
+        grid=grid_fits,
     output:
         json=f"{RESULTS}/comparison.json",
         md=report(
@@ -154,4 +155,4 @@ rule comparison:
         "../../envs/sysaware.yaml"
     shell:
         "python {params.script:q} --analysis {params.analysis:q} --fits {input.fits:q} --scans {input.scans:q}"
-        " --rankings {input.rankings:q} --json {output.json:q} --md {output.md:q} --png {output.png:q} 2> {log:q}"
+        " --rankings {input.rankings:q} --grid-fits {input.grid:q} --json {output.json:q} --md {output.md:q} --png {output.png:q} 2> {log:q}"

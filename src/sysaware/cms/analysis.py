@@ -9,8 +9,12 @@ from ..analyses import Analysis
 
 
 def targets(cfg: Mapping[str, Any]) -> list[str]:
-    """Its own result files besides the shared fit stage's: the generator's truth of the pseudo-data."""
-    return ["generated/data_truth.json"] if any(s.get("generated") == "data" for s in cfg["cms"]["samples"]) else []
+    """Its own result files besides the shared fit stage's: the generator's truth of the pseudo-data, and
+    the fit with templates and data rebuilt at each JES of every summary that takes JES as an input."""
+    from .methods import grid_fit_methods
+
+    truth = ["generated/data_truth.json"] if any(s.get("generated") == "data" for s in cfg["cms"]["samples"]) else []
+    return truth + [f"fit/{m}/grid_fit.json" for m in grid_fit_methods(cfg)]
 
 
 ANALYSIS = Analysis(

@@ -38,3 +38,9 @@ def method_names(cfg: Mapping[str, Any]) -> list[str]:
 def model_pattern(cfg: Mapping[str, Any]) -> str:
     """Regular expression of this config's model names (rule wildcards)."""
     return "|".join(method_names(cfg)) or "(?!)"
+
+
+def grid_fit_methods(cfg: Mapping[str, Any]) -> list[str]:
+    """Trained methods whose summary takes the nuisance as an input: fitted with templates and data
+    rebuilt at each node of it as well (``fit/<method>/grid_fit.json``)."""
+    return [m for m in method_names(cfg) if M.get(m).z_input]

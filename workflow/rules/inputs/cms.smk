@@ -5,6 +5,8 @@ from sysaware.cms.ingestion.remote import rule_inputs as cms_rule_inputs
 # model names of the training rules: every enabled method the config can train (sysaware.train.methods)
 CMS_MODEL_PATTERN = cms_methods.model_pattern(config)
 ANALYSIS_VARIANTS = cms_methods.variants
+# the fits with templates and data rebuilt at each JES (summaries with JES as an input), for the comparison
+GRID_FIT_FILES = expand(f"{RESULTS}/fit/{{method}}/grid_fit.json", method=cms_methods.grid_fit_methods(config))
 
 
 def cms_generated_processes():
