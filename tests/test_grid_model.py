@@ -98,3 +98,24 @@ def test_data_rebuilt_at_every_node_moves_with_z():
     pars = torch.tensor([1.1, 0.3, -0.2, 0.4, 1.0], dtype=torch.float64)
     node = grid.model.nll(pars[:4], torch.as_tensor(datas[2], dtype=torch.float64), grid.templates[2])
     assert float(grid.nll(pars)) == pytest.approx(float(node) + 0.5 + 0.5 * np.log(2 * np.pi), rel=1e-12)
+
+
+def test_a_bin_whose_expectation_falls_below_zero_is_a_finite_wall_not_a_nan():
+    """Beyond the grid the end segment continues linearly: a background bin falling from 10 (z = 0) to 2
+    (z = 1) is -14 at z = 3, the bin with 5 signal events expects -9. The NLL there is finite and large (pyhf's would be NaN), and a fit started
+    there walks back to the minimum of a start inside the grid."""
+    spec = ModelSpec.from_config({"poi": "mu", "samples": [{"name": "sig"}, {"name": "bkg"}],
+                                  "modifiers": [{"name": "mu", "type": "normfactor", "samples": ["sig"]}]})
+    sig = np.array([5.0, 5.0])
+    nodes = [Templates(nominal={"sig": sig, "bkg": np.array([b, 20.0])}) for b in (10.0, 2.0)]
+    data = np.array([15.0, 25.0])
+    grid = GridModel(spec, [0.0, 1.0], nodes, [data, data], z_name="z")
+    assert float(grid.expected(torch.tensor([1.0, 3.0], dtype=torch.float64))[0]) == pytest.approx(-9.0)
+    wall = float(grid.nll(torch.tensor([1.0, 3.0], dtype=torch.float64)))
+    inside = float(grid.nll(torch.tensor([1.0, 0.0], dtype=torch.float64)))
+    assert np.isfinite(wall) and wall > inside + 100
+    best = grid.minimize()
+    from_outside = grid.minimize(start=np.array([1.0, 3.0]), local=True)
+    assert np.isfinite(from_outside.nll) and from_outside.nll == pytest.approx(best.nll, abs=1e-6)
+    lo, hi = grid.interval(best)
+    assert lo < best.pars[grid.poi_index] < hi

@@ -31,14 +31,19 @@ def grid_fit_results(model: GridModel) -> dict[str, Any]:
         log.warning(message)
 
     poi = model.labels[model.poi_index]
+    log.info("grid fit: %d parameters, %s at nodes %s", len(model.labels), model.z_name, list(model.nodes))
     best = model.minimize()
     mu = float(best.pars[model.poi_index])
+    log.info("best fit: %s = %.5f, %s = %.4f (NLL %.6f)", poi, mu, model.z_name, best.pars[model.z_index], best.nll)
     lo, hi = model.interval(best)
+    log.info("profile-likelihood interval: [%.5f, %.5f]", lo, hi)
     nuisances = {n: float(v) for n, v in zip(model.labels, best.pars) if n != poi}
     slo, shi = model.interval(best, fixed=nuisances)
+    log.info("stat-only interval: [%.5f, %.5f]", slo, shi)
     asimov = model.asimov_data()
     abest = model.minimize(data=asimov)
     alo, ahi = model.interval(abest, data=asimov)
+    log.info("Asimov interval: [%.5f, %.5f] around %.5f", alo, ahi, abest.pars[model.poi_index])
     hess = model.hessian(best.pars)
     free = [k for k in range(len(model.labels)) if not (k < model.z_index and not bool(model.model.free_mask()[k]))]
     h = hess[np.ix_(free, free)]

@@ -39,6 +39,8 @@ from .spec import ModelSpec, Templates
 from .torch_model import TorchModel, as_tensor_templates, poisson_logpdf
 
 Z_BOUNDS = (-5.0, 5.0)
+#: smallest expected events per bin in the NLL (below it, pyhf's NLL is NaN or infinite)
+LAMBDA_FLOOR = 1e-10
 
 
 @dataclass
@@ -99,7 +101,9 @@ class GridModel:
         """Negative log-likelihood at ``pars`` (see the module docstring)."""
         z = pars[self.z_index]
         i = self.segment(float(z)) if segment is None else segment
-        lam = self.expected(pars, i)
+        # a step of the minimiser into a region where a bin's expectation is not positive (a histosys
+        # shift larger than the nominal) meets a finite wall instead of a NaN
+        lam = torch.clamp(self.expected(pars, i), min=LAMBDA_FLOOR)
         n = self.observed(z, i, data)
         constraint = self.model.constraint_logpdf(pars[: self.z_index], self.templates[self._centre])
         zz = z / self.z_sigma
