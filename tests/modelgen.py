@@ -167,3 +167,16 @@ def assert_close(mine: np.ndarray, ref: np.ndarray, rtol: float) -> float:
 
 
 pyhf.set_backend("numpy")
+
+
+#: a small fit model of the CMS kind (free mu, staterror, one NormPlusShape, two normsys): the toy-fit tests and bench
+TOY_SPEC = ModelSpec.from_config({
+    "poi": "mu",
+    "samples": [{"name": "sig"}, {"name": "bkg", "staterror": True}],
+    "modifiers": [
+        {"name": "mu", "type": "normfactor", "samples": ["sig"], "bounds": [-5.0, 10.0]},
+        {"name": "jes", "type": "normplusshape", "samples": ["sig", "bkg"]},
+        {"name": "lumi", "type": "normsys", "samples": {"sig": {"lo": 0.95, "hi": 1.05}, "bkg": {"lo": 0.95, "hi": 1.05}}},
+        {"name": "bkg_norm", "type": "normsys", "samples": {"bkg": {"lo": 0.9, "hi": 1.12}}},
+    ],
+})
